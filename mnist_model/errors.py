@@ -1,0 +1,17 @@
+"""Exceptions the CLI turns into a one-line message and a non-zero exit."""
+
+
+class MnistModelError(Exception):
+    """Base class: an expected failure with a message fit for a user."""
+
+
+class DataError(MnistModelError):
+    """MNIST files are missing, corrupt, or could not be acquired."""
+
+
+class CheckpointError(MnistModelError):
+    """A checkpoint is missing, unreadable, unsafe or for another model."""
+
+
+class TrainingError(MnistModelError):
+    """Training could not continue (for example a non-finite loss)."""
