@@ -1,0 +1,127 @@
+"""Checkpoints: a versioned, pickle-free format loaded with ``torch.load(weights_only=True)``.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts:
+``schema_version``, ``model_config``, ``train_config``, ``state_dict``, ``metrics``,
+``data_md5`` and ``versions``. ``weights_only=True`` refuses anything else, so loading a
+stranger's file cannot run code; the schema version and the model config are checked
+before a model is built from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import platform
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mnist_model import __version__
+from mnist_model.atomic import atomic_path
+from mnist_model.config import ModelConfig
+from mnist_model.errors import CheckpointError
+from mnist_model.model import MnistNet
+
+SCHEMA_VERSION = 1
+
+
+def library_versions() -> dict[str, str]:
+    import torchvision  # heavy; only needed when a checkpoint is written
+
+    return {
+        # str(): torch.__version__ is a TorchVersion object, which weights_only refuses.
+        "mnist_model": str(__version__),
+        "torch": str(torch.__version__),
+        "torchvision": str(torchvision.__version__),
+        "python": platform.python_version(),
+    }
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: MnistNet,
+    *,
+    train_config: dict[str, Any],
+    metrics: dict[str, Any],
+    data_md5: dict[str, str],
+) -> Path:
+    """Write ``model`` and its provenance to ``path`` atomically; return the path."""
+    payload = {
+        "schema_version": SCHEMA_VERSION,
+        "model_config": dataclasses.asdict(model.config),
+        "train_config": train_config,
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "metrics": metrics,
+        "data_md5": dict(data_md5),
+        "versions": library_versions(),
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load and validate the checkpoint dict (no model built). Raises CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"refusing to load {path}: it holds objects other than tensors and plain data "
+            f"({first[:160]})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: not a complete torch checkpoint "
+            f"({type(exc).__name__})"
+        ) from None
+    if not isinstance(payload, dict) or "schema_version" not in payload:
+        raise CheckpointError(f"{path} is not an mnist-model checkpoint (no schema_version)")
+    version = payload["schema_version"]
+    if not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
+        raise CheckpointError(
+            f"{path} has checkpoint schema {version!r}; this mnist-model reads schema "
+            f"{SCHEMA_VERSION} or older: upgrade mnist-model"
+        )
+    for key in ("model_config", "state_dict"):
+        if not isinstance(payload.get(key), dict):
+            raise CheckpointError(f"{path} is missing its {key}")
+    return payload
+
+
+def model_config_from(payload: dict[str, Any], path: str | os.PathLike[str]) -> ModelConfig:
+    raw = dict(payload["model_config"])
+    known = {f.name for f in dataclasses.fields(ModelConfig)}
+    if set(raw) != known:
+        raise CheckpointError(
+            f"{path} was saved for another model (config fields {sorted(raw)}, "
+            f"expected {sorted(known)})"
+        )
+    for key in ("stage1_channels", "stage2_channels"):
+        raw[key] = tuple(raw[key])
+    try:
+        return ModelConfig(**raw)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path} has an invalid model config: {exc}") from None
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> tuple[MnistNet, dict[str, Any]]:
+    """Build the model a checkpoint describes and load its weights; eval mode, on CPU."""
+    payload = read_checkpoint(path)
+    model = MnistNet(model_config_from(payload, path))
+    try:
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise CheckpointError(
+            f"{path} does not match the model its config describes: {first[:200]}"
+        ) from None
+    model.eval()
+    return model, payload

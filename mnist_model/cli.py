@@ -1,0 +1,197 @@
+"""The ``mnist-model`` command line: a thin layer that builds configs and calls the package.
+
+Expected failures (bad paths, corrupt data, unsafe checkpoints, bad flag values) print
+one line ``mnist-model: error: ...`` and exit 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from mnist_model.config import TrainConfig
+from mnist_model.errors import MnistModelError
+
+log = logging.getLogger("mnist_model")
+
+EXIT_ERROR = 2
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="MNIST root (holds MNIST/raw); default $MNIST_MODEL_DATA, else ~/.cache/mnist-model",
+    )
+
+
+def _add_train_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, typed and defaulted from the dataclass."""
+    defaults = TrainConfig()
+    for field in dataclasses.fields(TrainConfig):
+        default = getattr(defaults, field.name)
+        flag = "--" + field.name.replace("_", "-")
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        else:
+            parser.add_argument(flag, type=type(default), default=default,
+                                help=f"default {default}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mnist-model", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="acquire and verify MNIST, print the four MD5s")
+    _add_data_dir(data)
+    data.add_argument("--verify", action="store_true", help="only check the files already there")
+
+    sub.add_parser("summary", help="layer table with output shapes and parameter counts")
+
+    train = sub.add_parser("train", help="acquire data, train, evaluate, write artifacts")
+    _add_data_dir(train)
+    _add_train_config_flags(train)
+    train.add_argument("--out", type=Path, default=Path("artifacts"), help="artifacts folder")
+    train.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
+    train.add_argument("--limit", type=int, default=None,
+                       help="train on the first N training images only (quick runs, tests)")
+    train.add_argument("--test-limit", type=int, default=None,
+                       help="evaluate on the first N test images only (quick runs, tests)")
+    train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="tqdm bars (default: only on a terminal)")
+
+    evaluate = sub.add_parser("evaluate", help="recompute the metrics of a saved checkpoint")
+    _add_data_dir(evaluate)
+    evaluate.add_argument("--checkpoint", type=Path, required=True)
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    return parser
+
+
+def _positive(name: str, value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise MnistModelError(f"{name} must be a positive integer, got {value}")
+    return value
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from mnist_model.data import acquire, raw_dir, resolve_data_root, verify
+
+    root = resolve_data_root(args.data_dir)
+    checksums = verify(root) if args.verify else acquire(root)
+    for name, md5 in sorted(checksums.items()):
+        print(f"{md5}  {raw_dir(root) / name}")
+    print(f"OK: {len(checksums)} files verified under {raw_dir(root)}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from mnist_model.model import MnistNet
+    from mnist_model.summary import summary_text
+
+    print(summary_text(MnistNet()))
+    return 0
+
+
+def _load_data(data_dir: str | None, *, acquire_missing: bool):
+    from mnist_model.data import acquire, load_split, resolve_data_root, verify
+
+    root = resolve_data_root(data_dir)
+    checksums = acquire(root) if acquire_missing else verify(root)
+    train_x, train_y = load_split(root, train=True)
+    test_x, test_y = load_split(root, train=False)
+    return checksums, (train_x, train_y), (test_x, test_y)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from mnist_model.artifacts import write_final_artifacts, write_metrics
+    from mnist_model.train import select_device, train
+
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    try:
+        config = TrainConfig(**values)
+    except ValueError as exc:
+        raise MnistModelError(str(exc)) from None
+    limit = _positive("--limit", args.limit)
+    test_limit = _positive("--test-limit", args.test_limit)
+    device = select_device(args.device)
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise MnistModelError(f"--out {out} exists and is not a folder")
+
+    checksums, (train_x, train_y), (test_x, test_y) = _load_data(args.data_dir,
+                                                                  acquire_missing=True)
+    if limit is not None:
+        train_x, train_y = train_x[:limit], train_y[:limit]
+    if test_limit is not None:
+        test_x, test_y = test_x[:test_limit], test_y[:test_limit]
+    out.mkdir(parents=True, exist_ok=True)
+    extra = {"device": str(device), "train_size": len(train_x), "test_size": len(test_x)}
+    log.info("training on %d images, testing on %d, device %s, %s", len(train_x), len(test_x),
+             device, config)
+
+    def on_epoch(epoch, record, run):  # metrics.json grows as epochs finish
+        write_metrics(out, config, run, extra)
+
+    start = time.perf_counter()
+    run = train(config, train_x, train_y, test_x, test_y, device=device,
+                progress=args.progress, on_epoch=on_epoch)
+    extra["wall_seconds"] = time.perf_counter() - start
+    paths = write_final_artifacts(out, config, run, checksums, extra)
+    final = run.final
+    print(final.reference_line())
+    worst = min(range(10), key=lambda c: final.per_class_accuracy[c])
+    print(f"final accuracy {100 * final.accuracy:.2f}% (worst class {worst}: "
+          f"{100 * final.per_class_accuracy[worst]:.2f}%) after {len(run.history)} epochs "
+          f"in {run.seconds:.1f}s")
+    for name, path in paths.items():
+        print(f"wrote {name}: {path}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from mnist_model.artifacts import per_class_table
+    from mnist_model.checkpoint import load_checkpoint
+    from mnist_model.data import load_split, resolve_data_root
+    from mnist_model.evaluate import evaluate
+
+    model, payload = load_checkpoint(args.checkpoint)
+    test_x, test_y = load_split(resolve_data_root(args.data_dir), train=False)
+    result = evaluate(model, test_x, test_y)
+    if args.json:
+        print(json.dumps({**result.to_dict(), "per_class": per_class_table(result)}))
+        return 0
+    print(result.reference_line())
+    for row in per_class_table(result):
+        print(f"class {row['class']}: {100 * row['accuracy']:6.2f}% of {row['count']:5d}"
+              f"  most confused with {row['most_confused_with']}")
+    return 0
+
+
+COMMANDS = {"data": cmd_data, "summary": cmd_summary, "train": cmd_train,
+            "evaluate": cmd_evaluate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(message)s", stream=sys.stderr)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("mnist-model: interrupted", file=sys.stderr)
+        return 130
+    except (MnistModelError, OSError) as exc:
+        if args.debug:
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"mnist-model: error: {message}", file=sys.stderr)
+        return EXIT_ERROR

@@ -1,0 +1,68 @@
+"""Configuration: frozen dataclasses whose defaults are the project's reference recipe.
+
+Reference result (defaults, CPU, 2 threads): see README "Results"; the figures there
+come from `mnist-model sweep`/`mnist-model train` runs recorded with their commands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Widths of the network's three resolutions (28x28, 14x14, 7x7)."""
+
+    stem_channels: int = 8
+    stage1_channels: tuple[int, ...] = (16, 16)
+    stage2_channels: tuple[int, ...] = (16, 12)
+    num_classes: int = 10
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        widths = (self.stem_channels, *self.stage1_channels, *self.stage2_channels)
+        if not self.stage1_channels or not self.stage2_channels:
+            raise ValueError("stage1_channels and stage2_channels need at least one width")
+        if any(int(w) != w or w < 1 for w in widths):
+            raise ValueError(f"channel widths must be positive integers, got {widths}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training recipe. Every field has a CLI flag of the same name (``--batch-size``)."""
+
+    epochs: int = 18
+    batch_size: int = 256
+    lr: float = 0.2
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.0
+    warmup_fraction: float = 0.25
+    initial_lr_divisor: float = 10.0
+    final_lr_divisor: float = 100.0
+    max_rotation_deg: float = 7.0
+    max_translate: float = 0.05
+    max_scale: float = 0.05
+    seed: int = 0
+    threads: int = 0
+    """torch intra-op threads; 0 keeps torch's default (one per core)."""
+    channels_last: bool = True
+    eval_batch_size: int = 1000
+
+    def __post_init__(self) -> None:
+        positive = ("epochs", "batch_size", "lr", "eval_batch_size")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("weight_decay", "label_smoothing", "max_rotation_deg", "max_translate",
+                     "max_scale", "threads", "momentum"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 < self.warmup_fraction < 1.0:
+            raise ValueError(f"warmup_fraction must be in (0, 1), got {self.warmup_fraction}")
+
+
+def field_names(cls: type) -> list[str]:
+    return [f.name for f in fields(cls)]

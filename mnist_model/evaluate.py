@@ -1,0 +1,100 @@
+"""Evaluation: loss, accuracy, per-class accuracy and the confusion matrix of a model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mnist_model.data import normalize
+
+NUM_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Metrics over one labelled set. ``confusion[t, p]`` counts true class t predicted p."""
+
+    loss: float
+    correct: int
+    total: int
+    confusion: torch.Tensor
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total
+
+    @property
+    def per_class_accuracy(self) -> list[float]:
+        counts = self.confusion.sum(1).clamp(min=1)
+        return (self.confusion.diagonal() / counts).tolist()
+
+    @property
+    def class_counts(self) -> list[int]:
+        return self.confusion.sum(1).tolist()
+
+    def most_confused_with(self, cls: int) -> int | None:
+        """The class that ``cls`` is most often mistaken for, or None if never wrong."""
+        row = self.confusion[cls].clone()
+        row[cls] = 0
+        return int(row.argmax()) if int(row.max()) > 0 else None
+
+    def reference_line(self) -> str:
+        """The per-epoch line in the reference project's format."""
+        return (
+            f"Test set: Average loss: {self.loss:.4f}, "
+            f"Accuracy: {self.correct}/{self.total} ({100 * self.accuracy:.2f}%)"
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "loss": self.loss,
+            "accuracy": self.accuracy,
+            "correct": self.correct,
+            "total": self.total,
+            "per_class_accuracy": self.per_class_accuracy,
+            "class_counts": self.class_counts,
+            "confusion": self.confusion.tolist(),
+        }
+
+
+@torch.inference_mode()
+def predict_logits(
+    model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000
+) -> torch.Tensor:
+    """Logits for normalised float images (N, 1, 28, 28), computed in eval mode, on CPU."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        chunks = [
+            model(images[i : i + batch_size].to(device)).float().cpu()
+            for i in range(0, len(images), batch_size)
+        ]
+    finally:
+        model.train(was_training)
+    return torch.cat(chunks)
+
+
+def evaluate(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    batch_size: int = 1000,
+) -> EvalResult:
+    """Evaluate ``model`` on ``images`` (uint8 (N, 28, 28) or normalised float) and labels."""
+    if len(images) != len(labels) or len(images) == 0:
+        raise ValueError(f"need as many labels as images (>0), got {len(images)} and {len(labels)}")
+    inputs = normalize(images) if images.dtype == torch.uint8 else images
+    logits = predict_logits(model, inputs, batch_size=batch_size)
+    labels = labels.cpu().long()
+    loss = F.cross_entropy(logits, labels, reduction="sum").item() / len(labels)
+    predictions = logits.argmax(1)
+    confusion = torch.bincount(
+        labels * NUM_CLASSES + predictions, minlength=NUM_CLASSES * NUM_CLASSES
+    ).reshape(NUM_CLASSES, NUM_CLASSES)
+    correct = int((predictions == labels).sum())
+    return EvalResult(loss=loss, correct=correct, total=len(labels), confusion=confusion)

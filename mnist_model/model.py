@@ -1,0 +1,84 @@
+"""The network: a small all-convolutional MNIST classifier (< 8,000 parameters).
+
+Pure: no I/O, no printing, no global state. The layout is chosen for CPU speed as
+well as accuracy: one cheap 3x3 convolution at full resolution (a single input channel
+makes it nearly free), then most of the parameters at 14x14 and 7x7, where a
+convolution costs 4x and 16x less than at 28x28. A 1x1 convolution maps the last
+features to class scores and global average pooling turns them into logits, so there
+is no large fully connected layer.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mnist_model.config import ModelConfig
+
+IMAGE_SHAPE = (1, 28, 28)
+"""(channels, height, width) of one input image."""
+
+
+class ConvBlock(nn.Sequential):
+    """3x3 convolution (no bias: BatchNorm supplies it) -> BatchNorm -> ReLU, same padding."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+
+class MnistNet(nn.Module):
+    """Logits of shape (N, num_classes) for normalised images of shape (N, 1, 28, 28)."""
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or ModelConfig()
+        self.stem = ConvBlock(1, config.stem_channels)
+        self.pool1 = nn.MaxPool2d(2)
+        self.stage1 = _stage(config.stem_channels, config.stage1_channels)
+        self.pool2 = nn.MaxPool2d(2)
+        self.stage2 = _stage(config.stage1_channels[-1], config.stage2_channels)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Conv2d(config.stage2_channels[-1], config.num_classes, kernel_size=1)
+        self.gap = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x)
+        x = self.stem(x)  # (N, C0, 28, 28)
+        x = self.pool1(x)  # (N, C0, 14, 14)
+        x = self.stage1(x)  # (N, C1, 14, 14)
+        x = self.pool2(x)  # (N, C1, 7, 7)
+        x = self.stage2(x)  # (N, C2, 7, 7)
+        x = self.dropout(x)
+        x = self.classifier(x)  # (N, 10, 7, 7)
+        return self.gap(x).flatten(1)  # (N, 10)
+
+
+def _stage(in_channels: int, widths: tuple[int, ...]) -> nn.Sequential:
+    blocks = []
+    for width in widths:
+        blocks.append(ConvBlock(in_channels, width))
+        in_channels = width
+    return nn.Sequential(*blocks)
+
+
+def check_input(x: torch.Tensor) -> None:
+    """Raise ValueError naming the expected and actual shape/dtype of a bad input batch."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"expected a torch.Tensor of shape (N, 1, 28, 28), got {type(x).__name__}")
+    if x.dim() != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
+        raise ValueError(f"expected input of shape (N, 1, 28, 28), got {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError("expected a non-empty batch of shape (N, 1, 28, 28), got N=0")
+    if not x.is_floating_point():
+        raise ValueError(
+            f"expected a floating-point input (normalised images), got dtype {x.dtype}; "
+            "use mnist_model.data.normalize on uint8 images"
+        )
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -1,0 +1,168 @@
+"""Training: one function that takes explicit arguments and returns metrics.
+
+The whole split lives in memory as a normalised tensor; each step draws a random batch
+of indices, warps it with a per-sample random affine transform and takes one SGD step
+under a one-cycle learning-rate schedule. The random numbers come from one
+``torch.Generator`` seeded from ``TrainConfig.seed``, so on the CPU the same seed and
+config reproduce the same weights and metrics bit for bit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from mnist_model.augment import random_affine
+from mnist_model.config import ModelConfig, TrainConfig
+from mnist_model.data import normalize
+from mnist_model.errors import TrainingError
+from mnist_model.evaluate import EvalResult, evaluate
+from mnist_model.model import MnistNet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    model: MnistNet
+    history: list[dict] = field(default_factory=list)
+    """One dict per epoch: train/test loss and accuracy, learning rate, seconds."""
+    final: EvalResult | None = None
+    seconds: float = 0.0
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else the CPU; nothing requires CUDA."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainingError(f"--device {name} asked for CUDA but no CUDA device is available")
+    return device
+
+
+def build_optimizer(
+    model: torch.nn.Module, config: TrainConfig, steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.momentum > 0,
+        weight_decay=config.weight_decay,
+    )
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=config.lr,
+        total_steps=steps,
+        pct_start=config.warmup_fraction,
+        anneal_strategy="linear",
+        div_factor=config.initial_lr_divisor,
+        final_div_factor=config.final_lr_divisor,
+        cycle_momentum=False,
+    )
+    return optimizer, scheduler
+
+
+def train(
+    config: TrainConfig,
+    train_images: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+    *,
+    model_config: ModelConfig | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool | None = None,
+    on_epoch: Callable[[int, dict, TrainResult], None] | None = None,
+) -> TrainResult:
+    """Train a fresh model on uint8 images and return it with per-epoch metrics.
+
+    ``progress=None`` shows a tqdm bar only when stderr is a terminal. ``on_epoch`` is
+    called after each epoch's evaluation (the CLI uses it to write artifacts).
+    """
+    device = torch.device(device)
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+
+    images = normalize(train_images).to(device)
+    labels = train_labels.to(device)
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = MnistNet(model_config or ModelConfig()).to(device, memory_format=memory_format)
+    steps_per_epoch = math.ceil(len(images) / config.batch_size)
+    optimizer, scheduler = build_optimizer(model, config, config.epochs * steps_per_epoch)
+    show = sys.stderr.isatty() if progress is None else progress
+
+    result = TrainResult(model=model)
+    start = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        epoch_start = time.perf_counter()
+        lr = scheduler.get_last_lr()[0]
+        model.train()
+        order = torch.randperm(len(images), generator=generator).to(device)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        bar = tqdm(
+            range(steps_per_epoch),
+            desc=f"epoch {epoch}/{config.epochs}",
+            disable=not show,
+            leave=False,
+            file=sys.stderr,
+        )
+        for step in bar:
+            index = order[step * config.batch_size : (step + 1) * config.batch_size]
+            x = random_affine(
+                images[index],
+                generator,
+                max_rotation_deg=config.max_rotation_deg,
+                max_translate=config.max_translate,
+                max_scale=config.max_scale,
+            ).contiguous(memory_format=memory_format)
+            y = labels[index]
+            logits = model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"non-finite loss ({loss.item()}) at epoch {epoch}, step {step + 1}: "
+                    f"lower --lr (now {config.lr}) or check the data"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.detach().argmax(1) == y).sum()
+            if show and step % 20 == 0:
+                seen = min((step + 1) * config.batch_size, len(images))
+                bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}",
+                                acc=f"{100 * correct.item() / seen:.2f}%")
+        bar.close()
+        train_seconds = time.perf_counter() - epoch_start
+        test = evaluate(model, test_images, test_labels, batch_size=config.eval_batch_size)
+        record = {
+            "epoch": epoch,
+            "train_loss": loss_sum.item() / len(images),
+            "train_accuracy": correct.item() / len(images),
+            "test_loss": test.loss,
+            "test_accuracy": test.accuracy,
+            "lr": lr,
+            "train_seconds": train_seconds,
+            "seconds": time.perf_counter() - epoch_start,
+        }
+        result.history.append(record)
+        result.final = test
+        log.info("Epoch %d/%d %s", epoch, config.epochs, test.reference_line())
+        if on_epoch is not None:
+            on_epoch(epoch, record, result)
+    result.seconds = time.perf_counter() - start
+    return result
