@@ -121,12 +121,14 @@ def train(
         )
         for step in bar:
             index = order[step * config.batch_size : (step + 1) * config.batch_size]
+            done = ((epoch - 1) * steps_per_epoch + step) / (config.epochs * steps_per_epoch)
+            magnitude = 1.0 - config.augment_decay * done
             x = random_affine(
                 images[index],
                 generator,
-                max_rotation_deg=config.max_rotation_deg,
-                max_translate=config.max_translate,
-                max_scale=config.max_scale,
+                max_rotation_deg=config.max_rotation_deg * magnitude,
+                max_translate=config.max_translate * magnitude,
+                max_scale=config.max_scale * magnitude,
             ).contiguous(memory_format=memory_format)
             y = labels[index]
             logits = model(x)
