@@ -68,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="tqdm bars (default: only on a terminal)")
 
+    sweep = sub.add_parser("sweep", help="train the recipe once per seed; summarise the spread")
+    _add_data_dir(sweep)
+    _add_train_config_flags(sweep)
+    sweep.add_argument("--seeds", default="0-4", help="'0-4' or '1,5,9' (replaces --seed)")
+    sweep.add_argument("--out", type=Path, default=Path("artifacts/sweep"),
+                       help="folder for sweep.json and one artifacts folder per seed")
+    sweep.add_argument("--device", default="auto")
+    sweep.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+
     evaluate = sub.add_parser("evaluate", help="recompute the metrics of a saved checkpoint")
     _add_data_dir(evaluate)
     evaluate.add_argument("--checkpoint", type=Path, required=True)
@@ -110,15 +119,37 @@ def _load_data(data_dir: str | None, *, acquire_missing: bool):
     return checksums, (train_x, train_y), (test_x, test_y)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from mnist_model.artifacts import write_final_artifacts, write_metrics
-    from mnist_model.train import select_device, train
-
+def _train_config(args: argparse.Namespace, **overrides: object) -> TrainConfig:
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
     try:
-        config = TrainConfig(**values)
+        return TrainConfig(**{**values, **overrides})
     except ValueError as exc:
         raise MnistModelError(str(exc)) from None
+
+
+def _train_and_write(config, out: Path, device, checksums, train_xy, test_xy, progress):
+    """One training run whose artifacts land in ``out``; returns (TrainResult, paths)."""
+    from mnist_model.artifacts import write_final_artifacts, write_metrics
+    from mnist_model.train import train
+
+    out.mkdir(parents=True, exist_ok=True)
+    extra = {"device": str(device), "train_size": len(train_xy[0]),
+             "test_size": len(test_xy[0])}
+
+    def on_epoch(epoch, record, run):  # metrics.json grows as epochs finish
+        write_metrics(out, config, run, extra)
+
+    start = time.perf_counter()
+    run = train(config, *train_xy, *test_xy, device=device, progress=progress,
+                on_epoch=on_epoch)
+    extra["wall_seconds"] = time.perf_counter() - start
+    return run, write_final_artifacts(out, config, run, checksums, extra)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from mnist_model.train import select_device
+
+    config = _train_config(args)
     limit = _positive("--limit", args.limit)
     test_limit = _positive("--test-limit", args.test_limit)
     device = select_device(args.device)
@@ -132,19 +163,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         train_x, train_y = train_x[:limit], train_y[:limit]
     if test_limit is not None:
         test_x, test_y = test_x[:test_limit], test_y[:test_limit]
-    out.mkdir(parents=True, exist_ok=True)
-    extra = {"device": str(device), "train_size": len(train_x), "test_size": len(test_x)}
     log.info("training on %d images, testing on %d, device %s, %s", len(train_x), len(test_x),
              device, config)
-
-    def on_epoch(epoch, record, run):  # metrics.json grows as epochs finish
-        write_metrics(out, config, run, extra)
-
-    start = time.perf_counter()
-    run = train(config, train_x, train_y, test_x, test_y, device=device,
-                progress=args.progress, on_epoch=on_epoch)
-    extra["wall_seconds"] = time.perf_counter() - start
-    paths = write_final_artifacts(out, config, run, checksums, extra)
+    run, paths = _train_and_write(config, out, device, checksums, (train_x, train_y),
+                           (test_x, test_y), args.progress)
     final = run.final
     print(final.reference_line())
     worst = min(range(10), key=lambda c: final.per_class_accuracy[c])
@@ -153,6 +175,33 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"in {run.seconds:.1f}s")
     for name, path in paths.items():
         print(f"wrote {name}: {path}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from mnist_model.atomic import atomic_write_json
+    from mnist_model.sweep import SeedResult, parse_seeds, summarise, summary_table
+    from mnist_model.train import select_device
+
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError as exc:
+        raise MnistModelError(str(exc)) from None
+    configs = {seed: _train_config(args, seed=seed) for seed in seeds}
+    device = select_device(args.device)
+    checksums, train_xy, test_xy = _load_data(args.data_dir, acquire_missing=True)
+    results = []
+    for seed, config in configs.items():
+        log.info("seed %d: %s", seed, config)
+        run, _ = _train_and_write(config, args.out / f"seed{seed}", device, checksums, train_xy,
+                               test_xy, args.progress)
+        results.append(SeedResult.from_eval(seed, run.final, run.seconds))
+        print(f"seed {seed}: {run.final.reference_line()}", flush=True)
+    summary = {**summarise(results), "config": dataclasses.asdict(configs[seeds[0]]),
+               "device": str(device)}
+    atomic_write_json(args.out / "sweep.json", summary)
+    print(summary_table(summary))
+    print(f"wrote {args.out / 'sweep.json'}")
     return 0
 
 
@@ -176,7 +225,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"data": cmd_data, "summary": cmd_summary, "train": cmd_train,
-            "evaluate": cmd_evaluate}
+            "sweep": cmd_sweep, "evaluate": cmd_evaluate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,7 +36,7 @@ class ModelConfig:
 class TrainConfig:
     """The training recipe. Every field has a CLI flag of the same name (``--batch-size``)."""
 
-    epochs: int = 16
+    epochs: int = 20
     batch_size: int = 256
     lr: float = 0.2
     momentum: float = 0.9

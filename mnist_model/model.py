@@ -1,11 +1,11 @@
 """The network: a small all-convolutional MNIST classifier (< 8,000 parameters).
 
 Pure: no I/O, no printing, no global state. The layout is chosen for CPU speed as
-well as accuracy: one cheap 3x3 convolution at full resolution (a single input channel
-makes even a 5x5 kernel nearly free, and it sees a stroke's width before pooling), then most of the parameters at 14x14 and 7x7, where a
-convolution costs 4x and 16x less than at 28x28. A 1x1 convolution maps the last
-features to class scores and global average pooling turns them into logits, so there
-is no large fully connected layer.
+well as accuracy: one 5x5 convolution at full resolution (with a single input channel
+it is nearly free, and it sees a stroke's width before the first pooling), then most
+of the parameters at 14x14 and 7x7, where a convolution costs 4x and 16x less than at
+28x28. A 1x1 convolution maps the last features to class scores and global average
+pooling turns them into logits, so there is no large fully connected layer.
 """
 
 from __future__ import annotations
