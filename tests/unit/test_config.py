@@ -1,0 +1,85 @@
+"""Configs: defaults are valid, bad values fail early with ValueError, instances are frozen,
+and every TrainConfig field can be set from the command line."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from mnist_model.cli import build_parser
+from mnist_model.config import ModelConfig, TrainConfig
+from mnist_model.model import MnistNet
+
+
+def test_defaults_are_valid_and_build_a_model() -> None:
+    # Rebuilding from the plain dict runs __post_init__'s validation on every default.
+    train = TrainConfig(**dataclasses.asdict(TrainConfig()))
+    model = ModelConfig(**dataclasses.asdict(ModelConfig()))
+    assert train == TrainConfig() and model == ModelConfig()
+    assert MnistNet(model).config == model
+
+
+INVALID_TRAIN = [
+    ("epochs", 0), ("epochs", -1), ("batch_size", 0), ("lr", 0.0), ("lr", -0.1),
+    ("eval_batch_size", 0), ("weight_decay", -1e-4), ("label_smoothing", -0.1),
+    ("max_rotation_deg", -1.0), ("max_translate", -0.01), ("max_scale", -0.01),
+    ("threads", -1), ("momentum", -0.5), ("warmup_fraction", 0.0), ("warmup_fraction", 1.0),
+    ("warmup_fraction", 1.5),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), INVALID_TRAIN)
+def test_invalid_train_values_raise_value_error_naming_the_field(field, value) -> None:
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(**{field: value})
+
+
+INVALID_MODEL = [
+    {"stem_channels": 0}, {"stem_channels": -3}, {"stage1_channels": ()},
+    {"stage2_channels": ()}, {"stage1_channels": (8, 0)}, {"stage2_channels": (2.5,)},
+    {"dropout": -0.1}, {"dropout": 1.0},
+]
+
+
+@pytest.mark.parametrize("kwargs", INVALID_MODEL, ids=str)
+def test_invalid_model_values_raise_value_error(kwargs) -> None:
+    with pytest.raises(ValueError):
+        ModelConfig(**kwargs)
+
+
+@pytest.mark.parametrize("config", [TrainConfig(), ModelConfig()], ids=["train", "model"])
+def test_configs_are_frozen(config) -> None:
+    name = dataclasses.fields(config)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(config, name, getattr(config, name))
+
+
+def _other_value(value):
+    """A valid non-default value of the same type, to prove the flag is wired through."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 3
+    return value * 0.5 if value else 0.25
+
+
+def _flag_args(name: str, value) -> list[str]:
+    flag = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return [flag] if value else ["--no-" + name.replace("_", "-")]
+    return [flag, str(value)]
+
+
+def test_train_flags_default_to_the_config_defaults() -> None:
+    args = build_parser().parse_args(["train"])
+    for field in dataclasses.fields(TrainConfig):
+        assert getattr(args, field.name) == getattr(TrainConfig(), field.name), field.name
+
+
+@pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(TrainConfig)])
+def test_every_train_config_field_has_a_cli_flag(field) -> None:
+    value = _other_value(getattr(TrainConfig(), field))
+    args = build_parser().parse_args(["train", *_flag_args(field, value)])
+    assert getattr(args, field) == value
+    assert type(getattr(args, field)) is type(value)
