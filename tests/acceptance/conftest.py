@@ -1,0 +1,121 @@
+"""Acceptance fixtures: the model under judgement, its test-set results and the bar.
+
+The model is the checkpoint given with ``--checkpoint PATH`` (CI passes the one its train
+step wrote) or, without it, the default recipe trained here in-process on the full data.
+A bad path or file is an error, never a skip: an acceptance run that judged nothing must
+not look green.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+THRESHOLDS_PATH = Path(__file__).with_name("thresholds.json")
+THRESHOLDS_SCHEMA = 1
+REQUIRED_KEYS = {"schema", "test_set_size", "overall_accuracy", "per_class", "max_test_loss",
+                 "baseline_margin", "min_baseline_accuracy", "shift_agreement"}
+TABLE_KEY = pytest.StashKey[str]()
+
+
+@pytest.fixture(scope="session")
+def thresholds() -> dict:
+    """The versioned golden file; missing or malformed fails every acceptance test."""
+    if not THRESHOLDS_PATH.is_file():
+        pytest.fail(f"golden file {THRESHOLDS_PATH} is missing", pytrace=False)
+    data = json.loads(THRESHOLDS_PATH.read_text())
+    if data.get("schema") != THRESHOLDS_SCHEMA:
+        pytest.fail(f"{THRESHOLDS_PATH}: schema {data.get('schema')!r}, this suite reads "
+                    f"{THRESHOLDS_SCHEMA}", pytrace=False)
+    missing = REQUIRED_KEYS - set(data)
+    classes = set(data.get("per_class", {}))
+    if missing or classes != {str(c) for c in range(10)}:
+        pytest.fail(f"{THRESHOLDS_PATH}: missing keys {sorted(missing)} or per_class has "
+                    f"{sorted(classes)} instead of 0..9", pytrace=False)
+    return data
+
+
+@contextlib.contextmanager
+def _isolated_torch_state():
+    # train() seeds torch globally and may set the thread count; keep that out of the
+    # other tests (session fixtures run before the autouse per-test guard saves state).
+    threads = torch.get_num_threads()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def accepted_model(request, mnist_splits, tmp_path_factory):
+    """(model in eval mode, where it came from)."""
+    from mnist_model.checkpoint import load_checkpoint, save_checkpoint
+    from mnist_model.errors import CheckpointError
+
+    option = request.config.getoption("--checkpoint")
+    if option is not None:
+        try:
+            model, _ = load_checkpoint(option)
+        except CheckpointError as exc:
+            pytest.fail(f"--checkpoint: {exc}", pytrace=False)
+        return model, f"checkpoint {option}"
+
+    import dataclasses
+
+    from mnist_model.config import TrainConfig
+    from mnist_model.train import train
+
+    config = TrainConfig()
+    with _isolated_torch_state():
+        run = train(config, *mnist_splits["train"], *mnist_splits["test"])
+    # Keep what was trained, so a failure can be re-judged without retraining.
+    path = tmp_path_factory.mktemp("acceptance") / "model.pt"
+    save_checkpoint(path, run.model, train_config=dataclasses.asdict(config),
+                    metrics=run.final.to_dict(), data_md5={})
+    return run.model.eval(), f"default recipe trained in-process (saved to {path})"
+
+
+@pytest.fixture(scope="session")
+def test_set(mnist_splits):
+    return mnist_splits["test"]
+
+
+@pytest.fixture(scope="session")
+def test_result(accepted_model, test_set):
+    from mnist_model.evaluate import evaluate
+
+    model, _ = accepted_model
+    return evaluate(model, *test_set)
+
+
+@pytest.fixture(scope="session")
+def per_class_table(request, accepted_model, test_result) -> str:
+    """The per-class report, also shown in the terminal summary (so it is in CI logs)."""
+    from mnist_model.artifacts import per_class_table as rows_of
+
+    _, origin = accepted_model
+    lines = [
+        f"model: {origin}",
+        f"overall: {test_result.correct}/{test_result.total} = "
+        f"{100 * test_result.accuracy:.2f}%, loss {test_result.loss:.4f}",
+        f"{'class':>5} {'accuracy':>9} {'count':>6} {'most confused with':>19}",
+    ]
+    for row in rows_of(test_result):
+        confused = "-" if row["most_confused_with"] is None else row["most_confused_with"]
+        lines.append(f"{row['class']:>5} {100 * row['accuracy']:>8.2f}% {row['count']:>6} "
+                     f"{confused:>19}")
+    table = "\n".join(lines)
+    request.config.stash[TABLE_KEY] = table
+    return table
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    table = config.stash.get(TABLE_KEY, None)
+    if table is not None:
+        terminalreporter.write_sep("=", "acceptance: per-class results")
+        terminalreporter.write_line(table)
