@@ -46,9 +46,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     # Under xdist every worker would start one torch thread per core; split the cores
-    # between workers so `-n 2` does not run 4 busy threads on 2 cores.
+    # between workers so `-n 2` does not run 4 busy threads on 2 cores. On a machine that
+    # is busy with other work, MNIST_MODEL_TEST_THREADS=1 avoids torch's threads spinning
+    # against it (the unit tests' tensors are too small to gain from threads anyway).
+    override = os.environ.get("MNIST_MODEL_TEST_THREADS", "")
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
-    if workers > 1:
+    if override:
+        torch.set_num_threads(max(1, int(override)))
+    elif workers > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 

@@ -1,0 +1,35 @@
+"""Eval-mode forward throughput at the batch sizes that matter: 1 (latency), 64, 1000 (bulk).
+
+Deselected by default. Timings compare only against runs on the same machine, so save a
+baseline there and compare later runs with it:
+
+    pytest -m benchmark -p no:xdist --benchmark-save=baseline
+    pytest -m benchmark -p no:xdist --benchmark-compare=0001 --benchmark-compare-fail=mean:25%
+
+(``tox -e bench`` runs the first; pass the compare flags after ``--``.)
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mnist_model.model import MnistNet
+
+pytestmark = pytest.mark.benchmark
+
+
+@pytest.mark.parametrize("batch_size", [1, 64, 1000])
+def test_eval_forward_throughput(benchmark, batch_size) -> None:
+    model = MnistNet().eval()
+    x = torch.randn(batch_size, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    benchmark.group = "eval forward"
+    benchmark.extra_info["batch_size"] = batch_size
+
+    def forward() -> torch.Tensor:
+        with torch.inference_mode():
+            return model(x)
+
+    logits = benchmark(forward)
+    assert logits.shape == (batch_size, 10)
+    assert torch.isfinite(logits).all()
