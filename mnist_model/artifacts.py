@@ -55,6 +55,9 @@ def write_final_artifacts(
         "per_class_accuracy": run.final.per_class_accuracy,
         "train_seconds": run.seconds,
         "epochs": len(run.history),
+        # The history travels with the weights so `mnist-model report` can redraw the curves.
+        "history": run.history,
+        **extra,
     }
     checkpoint = save_checkpoint(
         out / CHECKPOINT_NAME,

@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--device", default="auto")
     sweep.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
 
+    report = sub.add_parser("report", help="rebuild the pictures and report.md of a checkpoint")
+    _add_data_dir(report)
+    report.add_argument("--checkpoint", type=Path, required=True)
+    report.add_argument("--out", type=Path, required=True, help="folder for the report files")
+
     evaluate = sub.add_parser("evaluate", help="recompute the metrics of a saved checkpoint")
     _add_data_dir(evaluate)
     evaluate.add_argument("--checkpoint", type=Path, required=True)
@@ -143,7 +148,20 @@ def _train_and_write(config, out: Path, device, checksums, train_xy, test_xy, pr
     run = train(config, *train_xy, *test_xy, device=device, progress=progress,
                 on_epoch=on_epoch)
     extra["wall_seconds"] = time.perf_counter() - start
-    return run, write_final_artifacts(out, config, run, checksums, extra)
+    paths = write_final_artifacts(out, config, run, checksums, extra)
+    paths.update(_write_report(out, paths["checkpoint"], test_xy))
+    return run, paths
+
+
+def _write_report(out: Path, checkpoint: Path, test_xy) -> dict[str, Path]:
+    from mnist_model.checkpoint import load_checkpoint
+    from mnist_model.evaluate import evaluate
+    from mnist_model.report import build_report
+
+    model, payload = load_checkpoint(checkpoint)
+    result = evaluate(model, *test_xy)
+    history = payload.get("metrics", {}).get("history", [])
+    return build_report(out, model, payload, history, result, *test_xy)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -205,6 +223,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from mnist_model.data import load_split, resolve_data_root
+
+    test_xy = load_split(resolve_data_root(args.data_dir), train=False)
+    for name, path in _write_report(args.out, args.checkpoint, test_xy).items():
+        print(f"wrote {name}: {path}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from mnist_model.artifacts import per_class_table
     from mnist_model.checkpoint import load_checkpoint
@@ -225,7 +252,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"data": cmd_data, "summary": cmd_summary, "train": cmd_train,
-            "sweep": cmd_sweep, "evaluate": cmd_evaluate}
+            "sweep": cmd_sweep, "evaluate": cmd_evaluate, "report": cmd_report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,114 @@
+"""Pictures of a run: learning curves, misclassified digits, per-class accuracy, confusion.
+
+matplotlib's non-interactive Agg backend is selected per figure (no display needed, no
+global ``matplotlib.use`` at import), and every PNG is written atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from mnist_model.atomic import atomic_path
+
+TARGET_ACCURACY = 0.994
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure, path: Path) -> Path:
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png")
+    return path
+
+
+def plot_curves(history: list[dict], path: Path) -> Path:
+    """Train/test loss, train/test accuracy (with the 99.4 % line) and the learning rate."""
+    epochs = [h["epoch"] for h in history]
+    figure = _figure(12, 3.6)
+    loss, acc, lr = figure.subplots(1, 3)
+    loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train (augmented)")
+    loss.plot(epochs, [h["test_loss"] for h in history], "o-", label="test")
+    loss.set(title="loss", xlabel="epoch", yscale="log")
+    loss.legend()
+    acc.plot(epochs, [100 * h["train_accuracy"] for h in history], "o-", label="train (augmented)")
+    acc.plot(epochs, [100 * h["test_accuracy"] for h in history], "o-", label="test")
+    acc.axhline(100 * TARGET_ACCURACY, color="red", linestyle="--", label="99.4 % bar")
+    acc.set(title="accuracy (%)", xlabel="epoch", ylim=(97, 100))
+    acc.legend(loc="lower right")
+    lr.plot(epochs, [h["lr"] for h in history], "o-")
+    lr.set(title="learning rate (start of epoch)", xlabel="epoch")
+    return _save(figure, path)
+
+
+def plot_misclassified(
+    images: torch.Tensor, labels: torch.Tensor, probabilities: torch.Tensor, path: Path,
+    limit: int = 25,
+) -> Path:
+    """Up to ``limit`` misclassified test digits, titled true / predicted (confidence)."""
+    predicted = probabilities.argmax(1)
+    wrong = (predicted != labels).nonzero().flatten()[:limit].tolist()
+    columns = 5
+    rows = max(1, -(-len(wrong) // columns))
+    figure = _figure(2 * columns, 2.2 * rows)
+    axes = figure.subplots(rows, columns, squeeze=False).flatten()
+    for ax in axes:
+        ax.axis("off")
+    for ax, index in zip(axes, wrong, strict=False):
+        ax.imshow(images[index].reshape(28, 28).numpy(), cmap="gray_r")
+        p = int(predicted[index])
+        confidence = 100 * float(probabilities[index, p])
+        ax.set_title(f"true {int(labels[index])} / pred {p} ({confidence:.0f}%)", fontsize=9)
+    if not wrong:
+        axes[0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+    figure.suptitle(f"misclassified test images (first {len(wrong)})")
+    return _save(figure, path)
+
+
+def plot_per_class(per_class: list[float], thresholds: list[float], path: Path) -> Path:
+    """Per-class accuracy bars with each class's acceptance threshold drawn over them."""
+    figure = _figure(7, 3.6)
+    ax = figure.subplots()
+    classes = list(range(len(per_class)))
+    colors = ["tab:green" if a >= t else "tab:red" for a, t in zip(per_class, thresholds,
+                                                                    strict=True)]
+    ax.bar(classes, [100 * a for a in per_class], color=colors)
+    for cls, threshold in zip(classes, thresholds, strict=True):
+        ax.hlines(100 * threshold, cls - 0.4, cls + 0.4, color="black", linestyle="--")
+    ax.set(title="per-class test accuracy (dashes: acceptance threshold)", xlabel="digit",
+           ylabel="accuracy (%)", xticks=classes,
+           ylim=(min(97.0, 100 * min(per_class) - 0.5), 100))
+    return _save(figure, path)
+
+
+def plot_confusion(confusion: torch.Tensor, path: Path) -> Path:
+    """The 10x10 confusion matrix with counts (rows: true class, columns: predicted)."""
+    figure = _figure(6.5, 5.5)
+    ax = figure.subplots()
+    counts = confusion.numpy()
+    shown = ax.imshow(counts, cmap="Blues", norm=_log_norm(counts))
+    figure.colorbar(shown, ax=ax)
+    for t in range(counts.shape[0]):
+        for p in range(counts.shape[1]):
+            if counts[t, p]:
+                ax.text(p, t, str(counts[t, p]), ha="center", va="center", fontsize=8,
+                        color="white" if t == p else "black")
+    ticks = list(range(counts.shape[0]))
+    ax.set(title="confusion matrix", xlabel="predicted", ylabel="true", xticks=ticks,
+           yticks=ticks)
+    return _save(figure, path)
+
+
+def _log_norm(counts):
+    from matplotlib.colors import LogNorm
+
+    return LogNorm(vmin=1, vmax=max(1, int(counts.max())))

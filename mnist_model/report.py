@@ -1,0 +1,122 @@
+"""The report folder of a run: four pictures and ``report.md``, a model card linking them.
+
+``build_report`` needs only a checkpoint's payload, the model and the test split, so
+``mnist-model train`` and ``mnist-model report --checkpoint`` write the same files.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from mnist_model.atomic import atomic_write_text
+from mnist_model.data import normalize
+from mnist_model.evaluate import EvalResult, predict_logits
+from mnist_model.plots import plot_confusion, plot_curves, plot_misclassified, plot_per_class
+from mnist_model.summary import layer_rows
+
+REPORT_FILES = ("curves.png", "misclassified.png", "per_class.png", "confusion_matrix.png",
+                "report.md")
+
+
+def acceptance_thresholds() -> dict:
+    """The versioned acceptance thresholds shipped with the package (one file for all)."""
+    text = resources.files("mnist_model").joinpath("thresholds.json").read_text()
+    return json.loads(text)
+
+
+def per_class_thresholds() -> list[float]:
+    per_class = acceptance_thresholds()["per_class"]
+    return [float(per_class[str(c)]) for c in range(10)]
+
+
+def build_report(
+    out: Path,
+    model: torch.nn.Module,
+    payload: dict,
+    history: list[dict],
+    result: EvalResult,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+) -> dict[str, Path]:
+    """Write the pictures and report.md into ``out``; return their paths by name."""
+    out.mkdir(parents=True, exist_ok=True)
+    thresholds = per_class_thresholds()
+    inputs = normalize(test_images)
+    probabilities = predict_logits(model, inputs).softmax(1)
+    paths = {
+        "curves": plot_curves(history, out / "curves.png"),
+        "misclassified": plot_misclassified(test_images, test_labels.cpu(), probabilities,
+                                            out / "misclassified.png"),
+        "per_class": plot_per_class(result.per_class_accuracy, thresholds,
+                                    out / "per_class.png"),
+        "confusion": plot_confusion(result.confusion, out / "confusion_matrix.png"),
+    }
+    report = out / "report.md"
+    atomic_write_text(report, model_card(model, payload, history, result, thresholds))
+    paths["report"] = report
+    return paths
+
+
+def _confused_pairs(confusion: torch.Tensor, top: int = 5) -> list[tuple[int, int, int]]:
+    off = confusion.clone()
+    off.fill_diagonal_(0)
+    pairs = [(int(off[t, p]), t, p) for t in range(10) for p in range(10) if off[t, p] > 0]
+    return [(t, p, n) for n, t, p in sorted(pairs, reverse=True)[:top]]
+
+
+def model_card(
+    model: torch.nn.Module, payload: dict, history: list[dict], result: EvalResult,
+    thresholds: list[float],
+) -> str:
+    config = payload.get("train_config", {})
+    metrics = payload.get("metrics", {})
+    versions = payload.get("versions", {})
+    lines = [
+        "# mnist-model: model card",
+        "",
+        "## The model",
+        "",
+        "| layer | type | output shape | parameters |",
+        "|---|---|---|---|",
+    ]
+    rows = layer_rows(model)
+    lines += [f"| {n} | {t} | {tuple(s[1:])} | {p:,} |" for n, t, s, p in rows]
+    total = sum(p.numel() for p in model.parameters())
+    lines += ["", f"Trainable parameters: **{total:,}**.", "", "## How it was trained", ""]
+    lines += [f"- {key}: `{value}`" for key, value in sorted(config.items())]
+    wall = metrics.get("train_seconds")
+    lines += [
+        f"- epochs run: {len(history)}; training wall time: "
+        + (f"{wall:.1f} s" if isinstance(wall, (int, float)) else "unknown"),
+        f"- device: {payload.get('device', metrics.get('device', 'unknown'))}",
+        "- library versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
+        "",
+        "## Results on the 10,000 test images",
+        "",
+        f"- accuracy: **{100 * result.accuracy:.2f} %** ({result.correct}/{result.total})",
+        f"- average loss: {result.loss:.4f}",
+        "",
+        "| digit | accuracy | count | threshold | pass | most confused with |",
+        "|---|---|---|---|---|---|",
+    ]
+    for cls in range(10):
+        accuracy = result.per_class_accuracy[cls]
+        verdict = "pass" if accuracy >= thresholds[cls] else "**FAIL**"
+        confused = result.most_confused_with(cls)
+        lines.append(f"| {cls} | {100 * accuracy:.2f} % | {result.class_counts[cls]} | "
+                     f"{100 * thresholds[cls]:.1f} % | {verdict} | "
+                     f"{'-' if confused is None else confused} |")
+    lines += ["", "Most confused pairs (true → predicted: count): "
+              + ", ".join(f"{t} → {p}: {n}" for t, p, n in _confused_pairs(result.confusion)),
+              "", "## Data", "", "| file | MD5 |", "|---|---|"]
+    lines += [f"| {name} | `{md5}` |" for name, md5 in sorted(payload.get("data_md5", {}).items())]
+    lines += ["", "## Pictures", "",
+              "![learning curves](curves.png)", "",
+              "![misclassified test images](misclassified.png)", "",
+              "![per-class accuracy](per_class.png)", "",
+              "![confusion matrix](confusion_matrix.png)", ""]
+    return "\n".join(lines)
