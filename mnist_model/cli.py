@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--checkpoint", type=Path, required=True)
     report.add_argument("--out", type=Path, required=True, help="folder for the report files")
 
+    predict = sub.add_parser("predict", help="predict the digit in image files (PNG/JPEG/BMP)")
+    predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    predict.add_argument("--checkpoint", type=Path, required=True)
+    predict.add_argument("--json", action="store_true", help="print a JSON list")
+
     evaluate = sub.add_parser("evaluate", help="recompute the metrics of a saved checkpoint")
     _add_data_dir(evaluate)
     evaluate.add_argument("--checkpoint", type=Path, required=True)
@@ -232,6 +237,31 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Every readable image is reported; unreadable ones get a one-line error each."""
+    from mnist_model.predict import ImageError, load_model, predict, read_image
+
+    model = load_model(args.checkpoint)
+    rows, failures = [], 0
+    for path in args.images:
+        try:
+            prediction = predict(model, [read_image(path)])[0]
+        except ImageError as exc:
+            failures += 1
+            message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
+            print(f"mnist-model: error: {message}", file=sys.stderr)
+            rows.append({"image": str(path), "error": message})
+            continue
+        rows.append({"image": str(path), **prediction.to_dict()})
+        if not args.json:
+            top3 = ", ".join(f"{d}: {100 * p:.1f}%" for d, p in prediction.top3)
+            print(f"{path}: {prediction.digit} ({100 * prediction.probability:.1f}%)  "
+                  f"top 3: {top3}")
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    return EXIT_ERROR if failures else 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from mnist_model.artifacts import per_class_table
     from mnist_model.checkpoint import load_checkpoint
@@ -252,7 +282,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"data": cmd_data, "summary": cmd_summary, "train": cmd_train,
-            "sweep": cmd_sweep, "evaluate": cmd_evaluate, "report": cmd_report}
+            "sweep": cmd_sweep, "evaluate": cmd_evaluate, "report": cmd_report,
+            "predict": cmd_predict}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
