@@ -88,7 +88,8 @@ def test_train_reports_and_writes_artifacts(trained) -> None:
     assert "final accuracy" in proc.stdout
     for name in ("checkpoint", "metrics", "per_class"):
         assert f"wrote {name}: " in proc.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.pt", "per_class.json"]
+    # The core artifacts; train may write more (report pictures), which other tests own.
+    assert {"metrics.json", "model.pt", "per_class.json"} <= {p.name for p in out.iterdir()}
 
 
 def test_metrics_json_describes_the_run(trained) -> None:
