@@ -79,8 +79,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
         raise CheckpointError(
-            f"cannot read checkpoint {path}: not a complete torch checkpoint "
-            f"({type(exc).__name__})"
+            f"cannot read checkpoint {path}: not a complete torch checkpoint ({type(exc).__name__})"
         ) from None
     if not isinstance(payload, dict) or "schema_version" not in payload:
         raise CheckpointError(f"{path} is not an mnist-model checkpoint (no schema_version)")

@@ -40,8 +40,9 @@ def _add_train_config_flags(parser: argparse.ArgumentParser) -> None:
         if isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
         else:
-            parser.add_argument(flag, type=type(default), default=default,
-                                help=f"default {default}")
+            parser.add_argument(
+                flag, type=type(default), default=default, help=f"default {default}"
+            )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,19 +62,35 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_config_flags(train)
     train.add_argument("--out", type=Path, default=Path("artifacts"), help="artifacts folder")
     train.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
-    train.add_argument("--limit", type=int, default=None,
-                       help="train on the first N training images only (quick runs, tests)")
-    train.add_argument("--test-limit", type=int, default=None,
-                       help="evaluate on the first N test images only (quick runs, tests)")
-    train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                       help="tqdm bars (default: only on a terminal)")
+    train.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="train on the first N training images only (quick runs, tests)",
+    )
+    train.add_argument(
+        "--test-limit",
+        type=int,
+        default=None,
+        help="evaluate on the first N test images only (quick runs, tests)",
+    )
+    train.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="tqdm bars (default: only on a terminal)",
+    )
 
     sweep = sub.add_parser("sweep", help="train the recipe once per seed; summarise the spread")
     _add_data_dir(sweep)
     _add_train_config_flags(sweep)
     sweep.add_argument("--seeds", default="0-4", help="'0-4' or '1,5,9' (replaces --seed)")
-    sweep.add_argument("--out", type=Path, default=Path("artifacts/sweep"),
-                       help="folder for sweep.json and one artifacts folder per seed")
+    sweep.add_argument(
+        "--out",
+        type=Path,
+        default=Path("artifacts/sweep"),
+        help="folder for sweep.json and one artifacts folder per seed",
+    )
     sweep.add_argument("--device", default="auto")
     sweep.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
 
@@ -86,6 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     predict.add_argument("--checkpoint", type=Path, required=True)
     predict.add_argument("--json", action="store_true", help="print a JSON list")
+
+    bench = sub.add_parser("bench", help="training and inference throughput vs the reference")
+    _add_data_dir(bench)
+    bench.add_argument(
+        "--images", type=int, default=15360, help="training images per throughput measurement"
+    )
+    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument(
+        "--full", action="store_true", help="also train both recipes end to end (several minutes)"
+    )
+    bench.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="model for the inference figures (default: a fresh one)",
+    )
+    bench.add_argument("--out", type=Path, default=Path("artifacts/bench.json"))
 
     evaluate = sub.add_parser("evaluate", help="recompute the metrics of a saved checkpoint")
     _add_data_dir(evaluate)
@@ -143,15 +177,13 @@ def _train_and_write(config, out: Path, device, checksums, train_xy, test_xy, pr
     from mnist_model.train import train
 
     out.mkdir(parents=True, exist_ok=True)
-    extra = {"device": str(device), "train_size": len(train_xy[0]),
-             "test_size": len(test_xy[0])}
+    extra = {"device": str(device), "train_size": len(train_xy[0]), "test_size": len(test_xy[0])}
 
     def on_epoch(epoch, record, run):  # metrics.json grows as epochs finish
         write_metrics(out, config, run, extra)
 
     start = time.perf_counter()
-    run = train(config, *train_xy, *test_xy, device=device, progress=progress,
-                on_epoch=on_epoch)
+    run = train(config, *train_xy, *test_xy, device=device, progress=progress, on_epoch=on_epoch)
     extra["wall_seconds"] = time.perf_counter() - start
     paths = write_final_artifacts(out, config, run, checksums, extra)
     paths.update(_write_report(out, paths["checkpoint"], test_xy))
@@ -180,22 +212,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise MnistModelError(f"--out {out} exists and is not a folder")
 
-    checksums, (train_x, train_y), (test_x, test_y) = _load_data(args.data_dir,
-                                                                  acquire_missing=True)
+    checksums, (train_x, train_y), (test_x, test_y) = _load_data(
+        args.data_dir, acquire_missing=True
+    )
     if limit is not None:
         train_x, train_y = train_x[:limit], train_y[:limit]
     if test_limit is not None:
         test_x, test_y = test_x[:test_limit], test_y[:test_limit]
-    log.info("training on %d images, testing on %d, device %s, %s", len(train_x), len(test_x),
-             device, config)
-    run, paths = _train_and_write(config, out, device, checksums, (train_x, train_y),
-                           (test_x, test_y), args.progress)
+    log.info(
+        "training on %d images, testing on %d, device %s, %s",
+        len(train_x),
+        len(test_x),
+        device,
+        config,
+    )
+    run, paths = _train_and_write(
+        config, out, device, checksums, (train_x, train_y), (test_x, test_y), args.progress
+    )
     final = run.final
     print(final.reference_line())
     worst = min(range(10), key=lambda c: final.per_class_accuracy[c])
-    print(f"final accuracy {100 * final.accuracy:.2f}% (worst class {worst}: "
-          f"{100 * final.per_class_accuracy[worst]:.2f}%) after {len(run.history)} epochs "
-          f"in {run.seconds:.1f}s")
+    print(
+        f"final accuracy {100 * final.accuracy:.2f}% (worst class {worst}: "
+        f"{100 * final.per_class_accuracy[worst]:.2f}%) after {len(run.history)} epochs "
+        f"in {run.seconds:.1f}s"
+    )
     for name, path in paths.items():
         print(f"wrote {name}: {path}")
     return 0
@@ -216,12 +257,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     results = []
     for seed, config in configs.items():
         log.info("seed %d: %s", seed, config)
-        run, _ = _train_and_write(config, args.out / f"seed{seed}", device, checksums, train_xy,
-                               test_xy, args.progress)
+        run, _ = _train_and_write(
+            config, args.out / f"seed{seed}", device, checksums, train_xy, test_xy, args.progress
+        )
         results.append(SeedResult.from_eval(seed, run.final, run.seconds))
         print(f"seed {seed}: {run.final.reference_line()}", flush=True)
-    summary = {**summarise(results), "config": dataclasses.asdict(configs[seeds[0]]),
-               "device": str(device)}
+    summary = {
+        **summarise(results),
+        "config": dataclasses.asdict(configs[seeds[0]]),
+        "device": str(device),
+    }
     atomic_write_json(args.out / "sweep.json", summary)
     print(summary_table(summary))
     print(f"wrote {args.out / 'sweep.json'}")
@@ -255,11 +300,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
         rows.append({"image": str(path), **prediction.to_dict()})
         if not args.json:
             top3 = ", ".join(f"{d}: {100 * p:.1f}%" for d, p in prediction.top3)
-            print(f"{path}: {prediction.digit} ({100 * prediction.probability:.1f}%)  "
-                  f"top 3: {top3}")
+            print(
+                f"{path}: {prediction.digit} ({100 * prediction.probability:.1f}%)  top 3: {top3}"
+            )
     if args.json:
         print(json.dumps(rows, indent=2))
     return EXIT_ERROR if failures else 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from mnist_model.atomic import atomic_write_json
+    from mnist_model.bench.run import bench_table, run_bench
+    from mnist_model.checkpoint import load_checkpoint
+    from mnist_model.data import resolve_data_root, verify
+
+    _positive("--images", args.images)
+    _positive("--repeats", args.repeats)
+    model = load_checkpoint(args.checkpoint)[0] if args.checkpoint else None
+    root = resolve_data_root(args.data_dir)
+    verify(root)
+    result = run_bench(root, images=args.images, repeats=args.repeats, full=args.full, model=model)
+    atomic_write_json(args.out, result)
+    print(bench_table(result))
+    print(f"wrote {args.out}")
+    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -276,21 +340,33 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     print(result.reference_line())
     for row in per_class_table(result):
-        print(f"class {row['class']}: {100 * row['accuracy']:6.2f}% of {row['count']:5d}"
-              f"  most confused with {row['most_confused_with']}")
+        print(
+            f"class {row['class']}: {100 * row['accuracy']:6.2f}% of {row['count']:5d}"
+            f"  most confused with {row['most_confused_with']}"
+        )
     return 0
 
 
-COMMANDS = {"data": cmd_data, "summary": cmd_summary, "train": cmd_train,
-            "sweep": cmd_sweep, "evaluate": cmd_evaluate, "report": cmd_report,
-            "predict": cmd_predict}
+COMMANDS = {
+    "data": cmd_data,
+    "summary": cmd_summary,
+    "train": cmd_train,
+    "sweep": cmd_sweep,
+    "evaluate": cmd_evaluate,
+    "report": cmd_report,
+    "predict": cmd_predict,
+    "bench": cmd_bench,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

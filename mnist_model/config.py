@@ -62,8 +62,15 @@ class TrainConfig:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("weight_decay", "label_smoothing", "max_rotation_deg", "max_translate",
-                     "max_scale", "threads", "momentum"):
+        for name in (
+            "weight_decay",
+            "label_smoothing",
+            "max_rotation_deg",
+            "max_translate",
+            "max_scale",
+            "threads",
+            "momentum",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.augment_decay <= 1.0:

@@ -51,7 +51,10 @@ def plot_curves(history: list[dict], path: Path) -> Path:
 
 
 def plot_misclassified(
-    images: torch.Tensor, labels: torch.Tensor, probabilities: torch.Tensor, path: Path,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    probabilities: torch.Tensor,
+    path: Path,
     limit: int = 25,
 ) -> Path:
     """Up to ``limit`` misclassified test digits, titled true / predicted (confidence)."""
@@ -79,14 +82,19 @@ def plot_per_class(per_class: list[float], thresholds: list[float], path: Path) 
     figure = _figure(7, 3.6)
     ax = figure.subplots()
     classes = list(range(len(per_class)))
-    colors = ["tab:green" if a >= t else "tab:red" for a, t in zip(per_class, thresholds,
-                                                                    strict=True)]
+    colors = [
+        "tab:green" if a >= t else "tab:red" for a, t in zip(per_class, thresholds, strict=True)
+    ]
     ax.bar(classes, [100 * a for a in per_class], color=colors)
     for cls, threshold in zip(classes, thresholds, strict=True):
         ax.hlines(100 * threshold, cls - 0.4, cls + 0.4, color="black", linestyle="--")
-    ax.set(title="per-class test accuracy (dashes: acceptance threshold)", xlabel="digit",
-           ylabel="accuracy (%)", xticks=classes,
-           ylim=(min(97.0, 100 * min(per_class) - 0.5), 100))
+    ax.set(
+        title="per-class test accuracy (dashes: acceptance threshold)",
+        xlabel="digit",
+        ylabel="accuracy (%)",
+        xticks=classes,
+        ylim=(min(97.0, 100 * min(per_class) - 0.5), 100),
+    )
     return _save(figure, path)
 
 
@@ -100,11 +108,17 @@ def plot_confusion(confusion: torch.Tensor, path: Path) -> Path:
     for t in range(counts.shape[0]):
         for p in range(counts.shape[1]):
             if counts[t, p]:
-                ax.text(p, t, str(counts[t, p]), ha="center", va="center", fontsize=8,
-                        color="white" if t == p else "black")
+                ax.text(
+                    p,
+                    t,
+                    str(counts[t, p]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if t == p else "black",
+                )
     ticks = list(range(counts.shape[0]))
-    ax.set(title="confusion matrix", xlabel="predicted", ylabel="true", xticks=ticks,
-           yticks=ticks)
+    ax.set(title="confusion matrix", xlabel="predicted", ylabel="true", xticks=ticks, yticks=ticks)
     return _save(figure, path)
 
 

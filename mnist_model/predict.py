@@ -36,8 +36,11 @@ class Prediction:
     top3: list[tuple[int, float]]
 
     def to_dict(self) -> dict:
-        return {"digit": self.digit, "probability": self.probability,
-                "top3": [{"digit": d, "probability": p} for d, p in self.top3]}
+        return {
+            "digit": self.digit,
+            "probability": self.probability,
+            "top3": [{"digit": d, "probability": p} for d, p in self.top3],
+        }
 
 
 def load_model(path: str | os.PathLike[str]) -> torch.nn.Module:
@@ -58,8 +61,9 @@ def read_image(path: str | os.PathLike[str]):
         with Image.open(path) as image:
             width, height = image.size
             if width * height > MAX_PIXELS:
-                raise ImageError(f"{path}: {width}x{height} pixels is over the "
-                                 f"{MAX_PIXELS:,}-pixel limit")
+                raise ImageError(
+                    f"{path}: {width}x{height} pixels is over the {MAX_PIXELS:,}-pixel limit"
+                )
             image.load()
             return image.copy()
     except ImageError:
@@ -73,6 +77,7 @@ def to_mnist_array(image) -> np.ndarray:
     grey = _grey_array(image)
     if grey.size == 0 or min(grey.shape) < 1:
         raise ImageError("empty image")
+
     def border_level(a: np.ndarray) -> float:
         return float(np.median(np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])))
 

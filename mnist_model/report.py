@@ -18,8 +18,13 @@ from mnist_model.evaluate import EvalResult, predict_logits
 from mnist_model.plots import plot_confusion, plot_curves, plot_misclassified, plot_per_class
 from mnist_model.summary import layer_rows
 
-REPORT_FILES = ("curves.png", "misclassified.png", "per_class.png", "confusion_matrix.png",
-                "report.md")
+REPORT_FILES = (
+    "curves.png",
+    "misclassified.png",
+    "per_class.png",
+    "confusion_matrix.png",
+    "report.md",
+)
 
 
 def acceptance_thresholds() -> dict:
@@ -49,10 +54,10 @@ def build_report(
     probabilities = predict_logits(model, inputs).softmax(1)
     paths = {
         "curves": plot_curves(history, out / "curves.png"),
-        "misclassified": plot_misclassified(test_images, test_labels.cpu(), probabilities,
-                                            out / "misclassified.png"),
-        "per_class": plot_per_class(result.per_class_accuracy, thresholds,
-                                    out / "per_class.png"),
+        "misclassified": plot_misclassified(
+            test_images, test_labels.cpu(), probabilities, out / "misclassified.png"
+        ),
+        "per_class": plot_per_class(result.per_class_accuracy, thresholds, out / "per_class.png"),
         "confusion": plot_confusion(result.confusion, out / "confusion_matrix.png"),
     }
     report = out / "report.md"
@@ -69,7 +74,10 @@ def _confused_pairs(confusion: torch.Tensor, top: int = 5) -> list[tuple[int, in
 
 
 def model_card(
-    model: torch.nn.Module, payload: dict, history: list[dict], result: EvalResult,
+    model: torch.nn.Module,
+    payload: dict,
+    history: list[dict],
+    result: EvalResult,
     thresholds: list[float],
 ) -> str:
     config = payload.get("train_config", {})
@@ -107,16 +115,33 @@ def model_card(
         accuracy = result.per_class_accuracy[cls]
         verdict = "pass" if accuracy >= thresholds[cls] else "**FAIL**"
         confused = result.most_confused_with(cls)
-        lines.append(f"| {cls} | {100 * accuracy:.2f} % | {result.class_counts[cls]} | "
-                     f"{100 * thresholds[cls]:.1f} % | {verdict} | "
-                     f"{'-' if confused is None else confused} |")
-    lines += ["", "Most confused pairs (true → predicted: count): "
-              + ", ".join(f"{t} → {p}: {n}" for t, p, n in _confused_pairs(result.confusion)),
-              "", "## Data", "", "| file | MD5 |", "|---|---|"]
+        lines.append(
+            f"| {cls} | {100 * accuracy:.2f} % | {result.class_counts[cls]} | "
+            f"{100 * thresholds[cls]:.1f} % | {verdict} | "
+            f"{'-' if confused is None else confused} |"
+        )
+    lines += [
+        "",
+        "Most confused pairs (true → predicted: count): "
+        + ", ".join(f"{t} → {p}: {n}" for t, p, n in _confused_pairs(result.confusion)),
+        "",
+        "## Data",
+        "",
+        "| file | MD5 |",
+        "|---|---|",
+    ]
     lines += [f"| {name} | `{md5}` |" for name, md5 in sorted(payload.get("data_md5", {}).items())]
-    lines += ["", "## Pictures", "",
-              "![learning curves](curves.png)", "",
-              "![misclassified test images](misclassified.png)", "",
-              "![per-class accuracy](per_class.png)", "",
-              "![confusion matrix](confusion_matrix.png)", ""]
+    lines += [
+        "",
+        "## Pictures",
+        "",
+        "![learning curves](curves.png)",
+        "",
+        "![misclassified test images](misclassified.png)",
+        "",
+        "![per-class accuracy](per_class.png)",
+        "",
+        "![confusion matrix](confusion_matrix.png)",
+        "",
+    ]
     return "\n".join(lines)

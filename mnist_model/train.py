@@ -146,8 +146,9 @@ def train(
             correct += (logits.detach().argmax(1) == y).sum()
             if show and step % 20 == 0:
                 seen = min((step + 1) * config.batch_size, len(images))
-                bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}",
-                                acc=f"{100 * correct.item() / seen:.2f}%")
+                bar.set_postfix(
+                    loss=f"{loss_sum.item() / seen:.4f}", acc=f"{100 * correct.item() / seen:.2f}%"
+                )
         bar.close()
         train_seconds = time.perf_counter() - epoch_start
         test = evaluate(model, test_images, test_labels, batch_size=config.eval_batch_size)

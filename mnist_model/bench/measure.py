@@ -1,0 +1,147 @@
+"""Measurements for `mnist-model bench`: training throughput, time-to-accuracy, inference.
+
+Every figure is a median over repeats taken in the same process, and the report is in
+ratios (ours / reference, optimised / eager), which survive a slower or busier machine
+far better than absolute numbers.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from mnist_model.bench.reference import (
+    REFERENCE_BATCH,
+    REFERENCE_EPOCHS,
+    ReferenceNet,
+    reference_loader,
+    reference_optimizer,
+)
+from mnist_model.config import TrainConfig
+from mnist_model.data import normalize
+from mnist_model.evaluate import evaluate
+from mnist_model.inference import fold_for_inference
+from mnist_model.model import MnistNet
+from mnist_model.train import train
+
+TARGET = 0.994
+
+
+def median_rate(run: Callable[[], int], repeats: int) -> float:
+    """Median items/second of ``run`` (which returns how many items it processed)."""
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        items = run()
+        rates.append(items / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def ours_train_rate(train_xy, test_xy, images: int, repeats: int) -> float:
+    """Images/s of the real training loop (augmentation included) over ``images`` images."""
+    config = TrainConfig(epochs=1)
+    sub_x, sub_y = train_xy[0][:images], train_xy[1][:images]
+    rates = []
+    for _ in range(repeats):
+        run = train(config, sub_x, sub_y, test_xy[0][:100], test_xy[1][:100], progress=False)
+        rates.append(len(sub_x) / run.history[0]["train_seconds"])
+    return statistics.median(rates)
+
+
+def reference_train_rate(root: str, images: int, repeats: int) -> float:
+    """Images/s of the reference recipe: per-sample DataLoader, batch 64, SGD."""
+    torch.manual_seed(0)
+    model = ReferenceNet().train()
+    optimizer = reference_optimizer(model)
+
+    def run() -> int:
+        seen = 0
+        for x, y in reference_loader(root, True, REFERENCE_BATCH, seed=0):
+            optimizer.zero_grad()
+            F.nll_loss(model(x), y).backward()
+            optimizer.step()
+            seen += len(y)
+            if seen >= images:
+                break
+        return seen
+
+    return median_rate(run, repeats)
+
+
+def ours_time_to_accuracy(train_xy, test_xy) -> dict:
+    """Full default training: wall time until test accuracy first reaches 99.4 %."""
+    start = time.perf_counter()
+    reached: list[float] = []
+
+    def on_epoch(epoch, record, run):
+        if record["test_accuracy"] >= TARGET and not reached:
+            reached.append(time.perf_counter() - start)
+
+    run = train(TrainConfig(), *train_xy, *test_xy, progress=False, on_epoch=on_epoch)
+    return {
+        "seconds": time.perf_counter() - start,
+        "seconds_to_99_4": reached[0] if reached else None,
+        "final_accuracy": run.final.accuracy,
+    }
+
+
+def reference_time_to_accuracy(root: str, test_xy) -> dict:
+    """The reference recipe end to end: 20 epochs, evaluated after each."""
+    torch.manual_seed(0)
+    model = ReferenceNet()
+    optimizer = reference_optimizer(model)
+    start, reached, accuracy = time.perf_counter(), None, 0.0
+    for epoch in range(REFERENCE_EPOCHS):
+        model.train()
+        for x, y in reference_loader(root, True, REFERENCE_BATCH, seed=epoch):
+            optimizer.zero_grad()
+            F.nll_loss(model(x), y).backward()
+            optimizer.step()
+        accuracy = evaluate(model, *test_xy).accuracy
+        if accuracy >= TARGET and reached is None:
+            reached = time.perf_counter() - start
+    return {
+        "seconds": time.perf_counter() - start,
+        "seconds_to_99_4": reached,
+        "final_accuracy": accuracy,
+    }
+
+
+def inference_rates(model: MnistNet, test_x: torch.Tensor, batch_sizes, repeats: int) -> dict:
+    """Eval-mode forward images/s: eager model vs the folded (BN-free) path."""
+    inputs = normalize(test_x)
+    candidates = {
+        "eager": model.eval(),
+        "folded": fold_for_inference(model),
+        "folded_channels_last": fold_for_inference(model, channels_last=True),
+    }
+    with torch.inference_mode():
+        reference_logits = model(inputs)
+        agreement = {}
+        for name, net in candidates.items():
+            logits = torch.cat([net(inputs[i : i + 1000]) for i in range(0, len(inputs), 1000)])
+            agreement[name] = {
+                "same_predictions": bool((logits.argmax(1) == reference_logits.argmax(1)).all()),
+                "max_abs_logit_diff": float((logits - reference_logits).abs().max()),
+            }
+        rates: dict[str, dict[int, float]] = {name: {} for name in candidates}
+        for batch in batch_sizes:
+            x = inputs[:batch]
+            if batch > 1:
+                x = x.contiguous()
+            calls = max(1, 2000 // batch)
+            for name, net in candidates.items():
+                for _ in range(3):  # warm-up
+                    net(x)
+
+                def run(net=net, x=x, calls=calls) -> int:
+                    for _ in range(calls):
+                        net(x)
+                    return calls * len(x)
+
+                rates[name][batch] = median_rate(run, repeats)
+    return {"images_per_second": rates, "agreement": agreement}

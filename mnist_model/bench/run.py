@@ -1,0 +1,79 @@
+"""Run the benchmark suite and format its table of ratios."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from mnist_model.bench import measure
+from mnist_model.data import load_split
+from mnist_model.model import MnistNet
+
+BATCH_SIZES = (1, 64, 1000)
+
+
+def run_bench(
+    root: str | os.PathLike[str],
+    *,
+    images: int,
+    repeats: int,
+    full: bool,
+    model: MnistNet | None = None,
+) -> dict:
+    train_xy = load_split(root, train=True)
+    test_xy = load_split(root, train=False)
+    ours = measure.ours_train_rate(train_xy, test_xy, images, repeats)
+    reference = measure.reference_train_rate(os.fspath(root), images, repeats)
+    result = {
+        "threads": torch.get_num_threads(),
+        "train_images_per_second": {
+            "ours": ours,
+            "reference": reference,
+            "ratio": ours / reference,
+        },
+        "inference": measure.inference_rates(model or MnistNet(), test_xy[0], BATCH_SIZES, repeats),
+    }
+    if full:
+        result["time_to_accuracy"] = {
+            "ours": measure.ours_time_to_accuracy(train_xy, test_xy),
+            "reference": measure.reference_time_to_accuracy(os.fspath(root), test_xy),
+        }
+    return result
+
+
+def bench_table(result: dict) -> str:
+    t = result["train_images_per_second"]
+    lines = [
+        f"threads: {result['threads']}",
+        f"training images/s   ours {t['ours']:9.0f}   reference {t['reference']:9.0f}   "
+        f"ratio {t['ratio']:.2f}x",
+    ]
+    tta = result.get("time_to_accuracy")
+    if tta:
+        for name in ("ours", "reference"):
+            r = tta[name]
+            reach = "never" if r["seconds_to_99_4"] is None else f"{r['seconds_to_99_4']:.1f}s"
+            lines.append(
+                f"{name:<10} end to end {r['seconds']:7.1f}s   99.4% reached at "
+                f"{reach:>7}   final {100 * r['final_accuracy']:.2f}%"
+            )
+        lines.append(
+            f"end-to-end speed-up: {tta['reference']['seconds'] / tta['ours']['seconds']:.2f}x"
+        )
+    rates = result["inference"]["images_per_second"]
+    lines.append(
+        f"{'inference images/s':<24}" + "".join(f"{'batch ' + str(b):>14}" for b in BATCH_SIZES)
+    )
+    for name, by_batch in rates.items():
+        lines.append(f"{name:<24}" + "".join(f"{by_batch[b]:14.0f}" for b in BATCH_SIZES))
+    for name in rates:
+        if name != "eager":
+            ratios = "".join(f"{rates[name][b] / rates['eager'][b]:13.2f}x" for b in BATCH_SIZES)
+            lines.append(f"{name + ' / eager':<24}{ratios}")
+    for name, agree in result["inference"]["agreement"].items():
+        lines.append(
+            f"{name:<24}same predictions on all test images: {agree['same_predictions']}"
+            f", max |logit diff| {agree['max_abs_logit_diff']:.2e}"
+        )
+    return "\n".join(lines)
