@@ -108,7 +108,7 @@ def model_card(
         f"- accuracy: **{100 * result.accuracy:.2f} %** ({result.correct}/{result.total})",
         f"- average loss: {result.loss:.4f}",
         "",
-        "| digit | accuracy | count | threshold | pass | most confused with |",
+        "| digit | accuracy | count | threshold | verdict | most confused with |",
         "|---|---|---|---|---|---|",
     ]
     for cls in range(10):

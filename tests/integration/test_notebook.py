@@ -16,8 +16,12 @@ def test_notebook_runs_quick(tmp_path, monkeypatch, mnist_root):
     monkeypatch.setenv("MNIST_MODEL_NOTEBOOK_QUICK", "1")
     monkeypatch.setenv("MNIST_MODEL_NOTEBOOK_OUT", str(tmp_path / "out"))
     notebook = nbformat.read(NOTEBOOK, as_version=4)  # a missing notebook fails here
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
     outputs = "".join(
         out.get("text", "") for cell in notebook.cells for out in cell.get("outputs", [])
     )

@@ -1,0 +1,128 @@
+"""Report files from a real (short) run, and `mnist-model predict` on real image files."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from mnist_model.artifacts import write_final_artifacts
+from mnist_model.predict import load_model, predict
+from mnist_model.report import REPORT_FILES
+
+pytestmark = pytest.mark.integration
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mnist_model", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def checkpoint(small_training, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    paths = write_final_artifacts(
+        out, small_training.config, small_training.run, {"test": "md5"}, {"device": "cpu"}
+    )
+    return paths["checkpoint"]
+
+
+def test_report_command_writes_five_sane_files(checkpoint, mnist_root, tmp_path):
+    out = tmp_path / "report"
+    proc = run_cli(
+        "report", "--checkpoint", str(checkpoint), "--out", str(out), "--data-dir", str(mnist_root)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)
+    for name in REPORT_FILES:
+        if name.endswith(".png"):
+            with Image.open(out / name) as image:
+                image.verify()
+                assert image.format == "PNG"
+                assert 300 <= image.width <= 2000 and 200 <= image.height <= 2000, name
+    text = (out / "report.md").read_text()
+    links = re.findall(r"\]\(([^)]+)\)", text)
+    assert {"curves.png", "misclassified.png", "per_class.png", "confusion_matrix.png"} <= set(
+        links
+    )
+    assert all((out / link).is_file() for link in links)
+    total = sum(p.numel() for p in load_model(checkpoint).parameters())
+    assert f"Trainable parameters: **{total:,}**" in text
+    verdicts = re.findall(r"^\| \d \| .*\| (pass|\*\*FAIL\*\*) \|", text, flags=re.M)
+    assert len(verdicts) == 10
+
+
+def _save_test_digit(image: torch.Tensor, path: Path, *, invert: bool, size: int) -> Path:
+    array = image.numpy()
+    array = 255 - array if invert else array
+    Image.fromarray(array).resize((size, size), Image.Resampling.BICUBIC).convert("RGB").save(path)
+    return path
+
+
+def test_predict_cli_returns_each_class_from_rendered_test_digits(
+    checkpoint, small_training, tmp_path
+):
+    model = load_model(checkpoint)
+    images, labels = small_training.test_x, small_training.test_y
+    in_memory = [p.digit for p in predict(model, list(images[:300].numpy()))]
+    paths, expected = [], []
+    for digit in range(10):
+        # a test digit of this class that the in-memory path gets right
+        index = next(i for i in range(300) if labels[i] == digit and in_memory[i] == digit)
+        paths.append(
+            _save_test_digit(
+                images[index],
+                tmp_path / f"{digit}.png",
+                invert=digit % 2 == 0,
+                size=28 * (1 + digit % 4),
+            )
+        )
+        expected.append(digit)
+    proc = run_cli("predict", *map(str, paths), "--checkpoint", str(checkpoint), "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [row["digit"] for row in rows] == expected
+    for row in rows:
+        probabilities = [t["probability"] for t in row["top3"]]
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert row["probability"] == probabilities[0] and 0 < sum(probabilities) <= 1 + 1e-6
+
+
+def test_predict_reports_good_images_and_fails_on_bad_ones(checkpoint, small_training, tmp_path):
+    good = _save_test_digit(small_training.test_x[0], tmp_path / "good.png", invert=True, size=56)
+    garbage = tmp_path / "garbage.jpg"
+    garbage.write_bytes(b"\x00\x01 not an image")
+    blank = tmp_path / "blank.bmp"
+    Image.new("L", (40, 40), 255).save(blank)
+    proc = run_cli(
+        "predict",
+        str(good),
+        str(garbage),
+        str(blank),
+        str(tmp_path / "nope.png"),
+        "--checkpoint",
+        str(checkpoint),
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout.startswith(str(good))
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == 3 and all(e.startswith("mnist-model: error: ") for e in errors)
+    for path in (garbage, blank, tmp_path / "nope.png"):
+        assert any(str(path) in e for e in errors)
+
+
+def test_predict_refuses_a_checkpoint_that_is_not_one(tmp_path, small_training):
+    image = _save_test_digit(small_training.test_x[0], tmp_path / "d.png", invert=False, size=28)
+    bogus = tmp_path / "model.pt"
+    bogus.write_bytes(b"PK\x03\x04 truncated")
+    proc = run_cli("predict", str(image), "--checkpoint", str(bogus))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("mnist-model: error:") and str(bogus) in proc.stderr

@@ -1,0 +1,41 @@
+"""The folded inference path computes the eager model's function."""
+
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mnist_model.inference import fold_for_inference
+from mnist_model.model import MnistNet
+
+ATOL = 1e-4  # float32 rounding of the folded weights; the issue's bar for logits
+
+
+def _model_with_nontrivial_batchnorm(seed: int) -> MnistNet:
+    torch.manual_seed(seed)
+    model = MnistNet()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.5, 0.5)
+    return model.eval()
+
+
+@given(seed=st.integers(0, 2**16), batch=st.integers(1, 64), channels_last=st.booleans())
+def test_folded_logits_match_eager(seed, batch, channels_last):
+    model = _model_with_nontrivial_batchnorm(seed)
+    folded = fold_for_inference(model, channels_last=channels_last)
+    x = torch.randn(batch, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
+    with torch.inference_mode():
+        eager, fast = model(x), folded(x)
+    torch.testing.assert_close(fast, eager, atol=ATOL, rtol=0)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+
+
+def test_folding_leaves_the_original_model_alone():
+    model = _model_with_nontrivial_batchnorm(0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fold_for_inference(model)
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
