@@ -20,6 +20,7 @@ THRESHOLDS_SCHEMA = 1
 REQUIRED_KEYS = {"schema", "test_set_size", "overall_accuracy", "per_class", "max_test_loss",
                  "baseline_margin", "min_baseline_accuracy", "shift_agreement"}
 TABLE_KEY = pytest.StashKey[str]()
+NOTES_KEY = pytest.StashKey[list]()
 
 
 @pytest.fixture(scope="session")
@@ -114,8 +115,17 @@ def per_class_table(request, accepted_model, test_result) -> str:
     return table
 
 
+@pytest.fixture
+def note(request):
+    """note(text): a line for the acceptance summary (measured values, pass or fail)."""
+    return request.config.stash.setdefault(NOTES_KEY, []).append
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     table = config.stash.get(TABLE_KEY, None)
-    if table is not None:
-        terminalreporter.write_sep("=", "acceptance: per-class results")
-        terminalreporter.write_line(table)
+    notes = config.stash.get(NOTES_KEY, [])
+    if table is None and not notes:
+        return
+    terminalreporter.write_sep("=", "acceptance: per-class results")
+    for line in ([table] if table else []) + notes:
+        terminalreporter.write_line(line)

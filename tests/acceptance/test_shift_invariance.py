@@ -41,11 +41,12 @@ def base_predictions(accepted_model, test_set):
 
 @pytest.mark.parametrize("direction", SHIFTS)
 def test_one_pixel_shift_keeps_predictions(
-    accepted_model, test_set, base_predictions, thresholds, direction
+    accepted_model, test_set, base_predictions, thresholds, direction, note
 ) -> None:
     model, _ = accepted_model
     shift, dim = SHIFTS[direction]
     shifted = shift_with_zero_fill(test_set[0], shift, dim)
     predictions = predict_logits(model, normalize(shifted)).argmax(1)
     agreement = (predictions == base_predictions).double().mean().item()
+    note(f"1-pixel shift {direction:<5}: {100 * agreement:.2f}% of predictions unchanged")
     assert agreement >= thresholds["shift_agreement"], f"{direction}: {agreement:.4f}"
