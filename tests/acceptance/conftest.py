@@ -17,8 +17,16 @@ import torch
 
 THRESHOLDS_PATH = Path(__file__).with_name("thresholds.json")
 THRESHOLDS_SCHEMA = 1
-REQUIRED_KEYS = {"schema", "test_set_size", "overall_accuracy", "per_class", "max_test_loss",
-                 "baseline_margin", "min_baseline_accuracy", "shift_agreement"}
+REQUIRED_KEYS = {
+    "schema",
+    "test_set_size",
+    "overall_accuracy",
+    "per_class",
+    "max_test_loss",
+    "baseline_margin",
+    "min_baseline_accuracy",
+    "shift_agreement",
+}
 TABLE_KEY = pytest.StashKey[str]()
 NOTES_KEY = pytest.StashKey[list]()
 
@@ -30,13 +38,19 @@ def thresholds() -> dict:
         pytest.fail(f"golden file {THRESHOLDS_PATH} is missing", pytrace=False)
     data = json.loads(THRESHOLDS_PATH.read_text())
     if data.get("schema") != THRESHOLDS_SCHEMA:
-        pytest.fail(f"{THRESHOLDS_PATH}: schema {data.get('schema')!r}, this suite reads "
-                    f"{THRESHOLDS_SCHEMA}", pytrace=False)
+        pytest.fail(
+            f"{THRESHOLDS_PATH}: schema {data.get('schema')!r}, this suite reads "
+            f"{THRESHOLDS_SCHEMA}",
+            pytrace=False,
+        )
     missing = REQUIRED_KEYS - set(data)
     classes = set(data.get("per_class", {}))
     if missing or classes != {str(c) for c in range(10)}:
-        pytest.fail(f"{THRESHOLDS_PATH}: missing keys {sorted(missing)} or per_class has "
-                    f"{sorted(classes)} instead of 0..9", pytrace=False)
+        pytest.fail(
+            f"{THRESHOLDS_PATH}: missing keys {sorted(missing)} or per_class has "
+            f"{sorted(classes)} instead of 0..9",
+            pytrace=False,
+        )
     return data
 
 
@@ -76,8 +90,13 @@ def accepted_model(request, mnist_splits, tmp_path_factory):
         run = train(config, *mnist_splits["train"], *mnist_splits["test"])
     # Keep what was trained, so a failure can be re-judged without retraining.
     path = tmp_path_factory.mktemp("acceptance") / "model.pt"
-    save_checkpoint(path, run.model, train_config=dataclasses.asdict(config),
-                    metrics=run.final.to_dict(), data_md5={})
+    save_checkpoint(
+        path,
+        run.model,
+        train_config=dataclasses.asdict(config),
+        metrics=run.final.to_dict(),
+        data_md5={},
+    )
     return run.model.eval(), f"default recipe trained in-process (saved to {path})"
 
 
@@ -108,8 +127,9 @@ def per_class_table(request, accepted_model, test_result) -> str:
     ]
     for row in rows_of(test_result):
         confused = "-" if row["most_confused_with"] is None else row["most_confused_with"]
-        lines.append(f"{row['class']:>5} {100 * row['accuracy']:>8.2f}% {row['count']:>6} "
-                     f"{confused:>19}")
+        lines.append(
+            f"{row['class']:>5} {100 * row['accuracy']:>8.2f}% {row['count']:>6} {confused:>19}"
+        )
     table = "\n".join(lines)
     request.config.stash[TABLE_KEY] = table
     return table

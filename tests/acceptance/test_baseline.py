@@ -53,8 +53,10 @@ def test_model_beats_the_linear_baseline_by_the_margin(
     test_result, baseline_accuracy, thresholds, note
 ) -> None:
     margin = test_result.accuracy - baseline_accuracy
-    note(f"logistic-regression baseline: {100 * baseline_accuracy:.2f}% "
-         f"(margin {100 * margin:.2f} points, need {100 * thresholds['baseline_margin']:.0f})")
+    note(
+        f"logistic-regression baseline: {100 * baseline_accuracy:.2f}% "
+        f"(margin {100 * margin:.2f} points, need {100 * thresholds['baseline_margin']:.0f})"
+    )
     assert margin >= thresholds["baseline_margin"], (
         f"model {100 * test_result.accuracy:.2f}% vs logistic regression "
         f"{100 * baseline_accuracy:.2f}%"

@@ -55,10 +55,22 @@ def trained(mnist_root, tmp_path_factory):
     """(artifacts folder, completed process) of one short `mnist-model train`."""
     out = tmp_path_factory.mktemp("cli") / "artifacts"
     proc = run_cli(
-        "train", "--limit", str(TRAIN_LIMIT), "--test-limit", str(TEST_LIMIT),
-        "--epochs", "1", "--batch-size", "64", "--threads", "1", "--no-progress",
-        "--out", str(out),
-        data_root=mnist_root, cwd=out.parent,
+        "train",
+        "--limit",
+        str(TRAIN_LIMIT),
+        "--test-limit",
+        str(TEST_LIMIT),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--out",
+        str(out),
+        data_root=mnist_root,
+        cwd=out.parent,
     )
     assert_ok(proc)
     return out, proc
@@ -127,8 +139,9 @@ def test_checkpoint_is_plain_data_and_reproduces_the_recorded_metrics(trained, m
 
 def test_evaluate_json_covers_the_full_test_set(trained, mnist_root) -> None:
     out, _ = trained
-    proc = run_cli("evaluate", "--checkpoint", str(out / "model.pt"), "--json",
-                   data_root=mnist_root)
+    proc = run_cli(
+        "evaluate", "--checkpoint", str(out / "model.pt"), "--json", data_root=mnist_root
+    )
     assert_ok(proc)
     result = json.loads(proc.stdout)
     assert result["total"] == 10_000
@@ -159,8 +172,9 @@ def garbage_checkpoint(tmp_path: Path) -> Path:
 
 
 def untrained_checkpoint(tmp_path: Path) -> Path:
-    return save_checkpoint(tmp_path / "untrained.pt", MnistNet(), train_config={}, metrics={},
-                           data_md5={})
+    return save_checkpoint(
+        tmp_path / "untrained.pt", MnistNet(), train_config={}, metrics={}, data_md5={}
+    )
 
 
 BAD_INVOCATIONS = {
@@ -168,13 +182,28 @@ BAD_INVOCATIONS = {
     "garbage checkpoint": lambda tmp: ["evaluate", "--checkpoint", str(garbage_checkpoint(tmp))],
     "epochs 0": lambda tmp: ["train", "--epochs", "0", "--out", str(tmp / "out")],
     "negative limit": lambda tmp: ["train", "--limit", "-5", "--out", str(tmp / "out")],
-    "corrupt data dir (verify)": lambda tmp: ["data", "--verify", "--data-dir",
-                                              str(corrupt_root(tmp))],
-    "corrupt data dir (train)": lambda tmp: ["train", "--epochs", "1", "--data-dir",
-                                             str(corrupt_root(tmp)), "--out", str(tmp / "out")],
-    "empty data dir (evaluate)": lambda tmp: ["evaluate", "--checkpoint",
-                                              str(untrained_checkpoint(tmp)), "--data-dir",
-                                              str(tmp / "empty")],
+    "corrupt data dir (verify)": lambda tmp: [
+        "data",
+        "--verify",
+        "--data-dir",
+        str(corrupt_root(tmp)),
+    ],
+    "corrupt data dir (train)": lambda tmp: [
+        "train",
+        "--epochs",
+        "1",
+        "--data-dir",
+        str(corrupt_root(tmp)),
+        "--out",
+        str(tmp / "out"),
+    ],
+    "empty data dir (evaluate)": lambda tmp: [
+        "evaluate",
+        "--checkpoint",
+        str(untrained_checkpoint(tmp)),
+        "--data-dir",
+        str(tmp / "empty"),
+    ],
 }
 
 
@@ -193,7 +222,8 @@ def test_bad_input_exits_2_with_one_error_line(make_args, tmp_path) -> None:
 def test_corrupt_data_is_left_untouched(tmp_path) -> None:
     root = corrupt_root(tmp_path)
     before = {p.name: p.read_bytes() for p in raw_dir(root).iterdir()}
-    proc = run_cli("train", "--epochs", "1", "--data-dir", str(root), "--out",
-                   str(tmp_path / "out"))
+    proc = run_cli(
+        "train", "--epochs", "1", "--data-dir", str(root), "--out", str(tmp_path / "out")
+    )
     assert proc.returncode == EXIT_USAGE_ERROR
     assert {p.name: p.read_bytes() for p in raw_dir(root).iterdir()} == before

@@ -76,8 +76,14 @@ def test_round_trip_keeps_a_non_default_model_config(tmp_path) -> None:
 def test_file_is_plain_data_loadable_with_weights_only(saved) -> None:
     payload = payload_of(saved)
     assert payload["schema_version"] == SCHEMA_VERSION
-    assert set(payload) >= {"model_config", "train_config", "state_dict", "metrics",
-                            "data_md5", "versions"}
+    assert set(payload) >= {
+        "model_config",
+        "train_config",
+        "state_dict",
+        "metrics",
+        "data_md5",
+        "versions",
+    }
     assert all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values())
 
 

@@ -21,10 +21,21 @@ def test_defaults_are_valid_and_build_a_model() -> None:
 
 
 INVALID_TRAIN = [
-    ("epochs", 0), ("epochs", -1), ("batch_size", 0), ("lr", 0.0), ("lr", -0.1),
-    ("eval_batch_size", 0), ("weight_decay", -1e-4), ("label_smoothing", -0.1),
-    ("max_rotation_deg", -1.0), ("max_translate", -0.01), ("max_scale", -0.01),
-    ("threads", -1), ("momentum", -0.5), ("warmup_fraction", 0.0), ("warmup_fraction", 1.0),
+    ("epochs", 0),
+    ("epochs", -1),
+    ("batch_size", 0),
+    ("lr", 0.0),
+    ("lr", -0.1),
+    ("eval_batch_size", 0),
+    ("weight_decay", -1e-4),
+    ("label_smoothing", -0.1),
+    ("max_rotation_deg", -1.0),
+    ("max_translate", -0.01),
+    ("max_scale", -0.01),
+    ("threads", -1),
+    ("momentum", -0.5),
+    ("warmup_fraction", 0.0),
+    ("warmup_fraction", 1.0),
     ("warmup_fraction", 1.5),
 ]
 
@@ -36,9 +47,14 @@ def test_invalid_train_values_raise_value_error_naming_the_field(field, value) -
 
 
 INVALID_MODEL = [
-    {"stem_channels": 0}, {"stem_channels": -3}, {"stage1_channels": ()},
-    {"stage2_channels": ()}, {"stage1_channels": (8, 0)}, {"stage2_channels": (2.5,)},
-    {"dropout": -0.1}, {"dropout": 1.0},
+    {"stem_channels": 0},
+    {"stem_channels": -3},
+    {"stage1_channels": ()},
+    {"stage2_channels": ()},
+    {"stage1_channels": (8, 0)},
+    {"stage2_channels": (2.5,)},
+    {"dropout": -0.1},
+    {"dropout": 1.0},
 ]
 
 

@@ -29,8 +29,14 @@ def test_result_has_one_record_per_epoch_and_a_final_evaluation(tiny_dataset) ->
 def test_on_epoch_is_called_after_each_epoch_with_the_growing_result(tiny_dataset) -> None:
     x, y = tiny_dataset
     seen = []
-    train(TINY, x, y, x[:4], y[:4],
-          on_epoch=lambda epoch, record, run: seen.append((epoch, len(run.history))))
+    train(
+        TINY,
+        x,
+        y,
+        x[:4],
+        y[:4],
+        on_epoch=lambda epoch, record, run: seen.append((epoch, len(run.history))),
+    )
     assert seen == [(1, 1), (2, 2)]
 
 
