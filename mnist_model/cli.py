@@ -21,6 +21,7 @@ from mnist_model.errors import MnistModelError
 log = logging.getLogger("mnist_model")
 
 EXIT_ERROR = 2
+STATE_NAME = "train_state.pt"
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -79,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="tqdm bars (default: only on a terminal)",
+    )
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"continue from OUT/{STATE_NAME}, which is written after every epoch",
     )
 
     sweep = sub.add_parser("sweep", help="train the recipe once per seed; summarise the spread")
@@ -171,7 +177,9 @@ def _train_config(args: argparse.Namespace, **overrides: object) -> TrainConfig:
         raise MnistModelError(str(exc)) from None
 
 
-def _train_and_write(config, out: Path, device, checksums, train_xy, test_xy, progress):
+def _train_and_write(
+    config, out: Path, device, checksums, train_xy, test_xy, progress, resume=False
+):
     """One training run whose artifacts land in ``out``; returns (TrainResult, paths)."""
     from mnist_model.artifacts import write_final_artifacts, write_metrics
     from mnist_model.train import train
@@ -183,7 +191,16 @@ def _train_and_write(config, out: Path, device, checksums, train_xy, test_xy, pr
         write_metrics(out, config, run, extra)
 
     start = time.perf_counter()
-    run = train(config, *train_xy, *test_xy, device=device, progress=progress, on_epoch=on_epoch)
+    run = train(
+        config,
+        *train_xy,
+        *test_xy,
+        device=device,
+        progress=progress,
+        on_epoch=on_epoch,
+        state_path=out / STATE_NAME,
+        resume=resume,
+    )
     extra["wall_seconds"] = time.perf_counter() - start
     paths = write_final_artifacts(out, config, run, checksums, extra)
     paths.update(_write_report(out, paths["checkpoint"], test_xy))
@@ -227,7 +244,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         config,
     )
     run, paths = _train_and_write(
-        config, out, device, checksums, (train_x, train_y), (test_x, test_y), args.progress
+        config,
+        out,
+        device,
+        checksums,
+        (train_x, train_y),
+        (test_x, test_y),
+        args.progress,
+        resume=args.resume,
     )
     final = run.final
     print(final.reference_line())

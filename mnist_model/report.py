@@ -57,8 +57,10 @@ def build_report(
         "misclassified": plot_misclassified(
             test_images, test_labels.cpu(), probabilities, out / "misclassified.png"
         ),
-        "per_class": plot_per_class(result.per_class_accuracy, thresholds, out / "per_class.png"),
-        "confusion": plot_confusion(result.confusion, out / "confusion_matrix.png"),
+        "per_class_plot": plot_per_class(
+            result.per_class_accuracy, thresholds, out / "per_class.png"
+        ),
+        "confusion_matrix": plot_confusion(result.confusion, out / "confusion_matrix.png"),
     }
     report = out / "report.md"
     atomic_write_text(report, model_card(model, payload, history, result, thresholds))

@@ -14,7 +14,8 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -83,11 +84,16 @@ def train(
     device: torch.device | str = "cpu",
     progress: bool | None = None,
     on_epoch: Callable[[int, dict, TrainResult], None] | None = None,
+    state_path: Path | None = None,
+    resume: bool = False,
 ) -> TrainResult:
-    """Train a fresh model on uint8 images and return it with per-epoch metrics.
+    """Train a model on uint8 images and return it with per-epoch metrics.
 
     ``progress=None`` shows a tqdm bar only when stderr is a terminal. ``on_epoch`` is
     called after each epoch's evaluation (the CLI uses it to write artifacts).
+    With ``state_path``, the complete training state (weights, optimizer, schedule, every
+    RNG) is written atomically after each finished epoch; ``resume=True`` continues from
+    that file, and on the CPU reaches exactly the metrics of an uninterrupted run.
     """
     device = torch.device(device)
     if config.threads > 0:
@@ -104,8 +110,17 @@ def train(
     show = sys.stderr.isatty() if progress is None else progress
 
     result = TrainResult(model=model)
+    first_epoch = 1
+    if resume:
+        if state_path is None:
+            raise TrainingError("resume needs the path of a training state")
+        first_epoch = (
+            load_training_state(state_path, config, model, optimizer, scheduler, generator, result)
+            + 1
+        )
+        log.info("resuming after epoch %d from %s", first_epoch - 1, state_path)
     start = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(first_epoch, config.epochs + 1):
         epoch_start = time.perf_counter()
         lr = scheduler.get_last_lr()[0]
         model.train()
@@ -165,7 +180,66 @@ def train(
         result.history.append(record)
         result.final = test
         log.info("Epoch %d/%d %s", epoch, config.epochs, test.reference_line())
+        if state_path is not None:
+            save_training_state(
+                state_path, config, epoch, model, optimizer, scheduler, generator, result.history
+            )
         if on_epoch is not None:
             on_epoch(epoch, record, result)
+    if result.final is None:  # resumed a run whose epochs were all done: evaluate it
+        result.final = evaluate(model, test_images, test_labels, batch_size=config.eval_batch_size)
     result.seconds = time.perf_counter() - start
     return result
+
+
+STATE_SCHEMA = 1
+
+
+def save_training_state(path, config, epoch, model, optimizer, scheduler, generator, history):
+    """Everything needed to continue bit-exactly after ``epoch``; written atomically."""
+    from mnist_model.atomic import atomic_path
+
+    state = {
+        "schema_version": STATE_SCHEMA,
+        "train_config": asdict(config),
+        "model_config": asdict(model.config),
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "history": history,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_training_state(path, config, model, optimizer, scheduler, generator, result) -> int:
+    """Restore a saved state into the given objects; return the last finished epoch."""
+    from mnist_model.checkpoint import CheckpointError
+
+    path = Path(path)
+    if not path.is_file():
+        raise TrainingError(f"--resume: no training state at {path}; train without --resume")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # any unreadable/unsafe file is refused the same way
+        raise CheckpointError(
+            f"--resume: cannot read training state {path} ({type(exc).__name__}); "
+            "delete it to start over"
+        ) from None
+    if not isinstance(state, dict) or state.get("schema_version") != STATE_SCHEMA:
+        raise CheckpointError(f"--resume: {path} is not a training state this version reads")
+    if state["train_config"] != asdict(config) or state["model_config"] != asdict(model.config):
+        raise TrainingError(
+            f"--resume: {path} was written by a run with a different config; "
+            "resume with the same flags, or delete it to start over"
+        )
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    result.history.extend(state["history"])
+    return int(state["epoch"])
