@@ -13,9 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-import torch
-from hypothesis import HealthCheck, settings
+# Before torch is imported: libgomp reads this once, when torch loads it. Spinning OpenMP
+# threads (the default) slow these small workloads down several-fold whenever the CPU is
+# shared with other jobs, e.g. the training a developer has running; sleeping ones do not.
+# Subprocesses the tests start (the CLI) inherit it. An explicit setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 # --- hypothesis -------------------------------------------------------------------------
 # deadline=None everywhere: a forward pass's time depends on the machine's load, and a
