@@ -79,8 +79,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - untrusted bytes make torch.load raise anything
         # (IndexError, KeyError, struct.error... found by tests/unit/test_fuzz_loaders.py)
         raise CheckpointError(
-            f"cannot read checkpoint {path}: not a complete torch checkpoint "
-            f"({type(exc).__name__})"
+            f"cannot read checkpoint {path}: not a complete torch checkpoint ({type(exc).__name__})"
         ) from None
     if not isinstance(payload, dict) or "schema_version" not in payload:
         raise CheckpointError(f"{path} is not an mnist-model checkpoint (no schema_version)")

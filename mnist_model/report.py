@@ -28,7 +28,7 @@ REPORT_FILES = (
 
 
 def acceptance_thresholds() -> dict:
-    """The versioned acceptance thresholds shipped with the package (one file for all)."""
+    """The versioned acceptance thresholds (the same file tests/acceptance enforces)."""
     text = resources.files("mnist_model").joinpath("thresholds.json").read_text()
     return json.loads(text)
 

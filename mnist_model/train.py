@@ -166,7 +166,7 @@ def train(
                 )
         bar.close()
         train_seconds = time.perf_counter() - epoch_start
-        test = evaluate(model, test_images, test_labels, batch_size=config.eval_batch_size)
+        test = _evaluate_contiguous(model, test_images, test_labels, config, memory_format)
         record = {
             "epoch": epoch,
             "train_loss": loss_sum.item() / len(images),
@@ -186,6 +186,7 @@ def train(
             )
         if on_epoch is not None:
             on_epoch(epoch, record, result)
+    model.to(memory_format=torch.contiguous_format)  # the layout a loaded checkpoint has
     if result.final is None:  # resumed a run whose epochs were all done: evaluate it
         result.final = evaluate(model, test_images, test_labels, batch_size=config.eval_batch_size)
     result.seconds = time.perf_counter() - start
@@ -193,6 +194,17 @@ def train(
 
 
 STATE_SCHEMA = 1
+
+
+def _evaluate_contiguous(model, images, labels, config, memory_format) -> EvalResult:
+    """Evaluate in the standard memory layout, the one a reloaded checkpoint has: conv
+    kernels differ per layout in the last float bits, and metrics.json must match what
+    `mnist-model evaluate --checkpoint` recomputes bit for bit."""
+    model.to(memory_format=torch.contiguous_format)
+    try:
+        return evaluate(model, images, labels, batch_size=config.eval_batch_size)
+    finally:
+        model.to(memory_format=memory_format)
 
 
 def save_training_state(path, config, epoch, model, optimizer, scheduler, generator, history):
