@@ -181,14 +181,23 @@ def _train_and_write(
     config, out: Path, device, checksums, train_xy, test_xy, progress, resume=False
 ):
     """One training run whose artifacts land in ``out``; returns (TrainResult, paths)."""
+    from mnist_model import distributed
     from mnist_model.artifacts import write_final_artifacts, write_metrics
     from mnist_model.train import train
 
-    out.mkdir(parents=True, exist_ok=True)
-    extra = {"device": str(device), "train_size": len(train_xy[0]), "test_size": len(test_xy[0])}
+    lead = distributed.rank() == 0  # under torchrun only rank 0 writes anything
+    if lead:
+        out.mkdir(parents=True, exist_ok=True)
+    extra = {
+        "device": str(device),
+        "train_size": len(train_xy[0]),
+        "test_size": len(test_xy[0]),
+        "world_size": distributed.world_size(),
+    }
 
     def on_epoch(epoch, record, run):  # metrics.json grows as epochs finish
-        write_metrics(out, config, run, extra)
+        if lead:
+            write_metrics(out, config, run, extra)
 
     start = time.perf_counter()
     run = train(
@@ -198,10 +207,12 @@ def _train_and_write(
         device=device,
         progress=progress,
         on_epoch=on_epoch,
-        state_path=out / STATE_NAME,
+        state_path=out / STATE_NAME if lead else None,
         resume=resume,
     )
     extra["wall_seconds"] = time.perf_counter() - start
+    if not lead:
+        return run, {}
     paths = write_final_artifacts(out, config, run, checksums, extra)
     paths.update(_write_report(out, paths["checkpoint"], test_xy))
     return run, paths
@@ -218,6 +229,28 @@ def _write_report(out: Path, checkpoint: Path, test_xy) -> dict[str, Path]:
     return build_report(out, model, payload, history, result, *test_xy)
 
 
+def _join_torchrun(device, config: TrainConfig):
+    """Under torchrun: join the process group, one GPU or a share of the cores per rank,
+    and let only rank 0 print progress and results."""
+    import os
+
+    import torch
+
+    from mnist_model import distributed
+
+    if not distributed.launched_by_torchrun():
+        return device, config
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    distributed.init_from_env(device)
+    if config.threads == 0:
+        per_rank = (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        config = dataclasses.replace(config, threads=max(1, per_rank))
+    if distributed.rank() != 0:
+        logging.getLogger().setLevel(logging.WARNING)
+    return device, config
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from mnist_model.train import select_device
 
@@ -225,6 +258,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     limit = _positive("--limit", args.limit)
     test_limit = _positive("--test-limit", args.test_limit)
     device = select_device(args.device)
+    device, config = _join_torchrun(device, config)
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise MnistModelError(f"--out {out} exists and is not a folder")
@@ -253,6 +287,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.progress,
         resume=args.resume,
     )
+    if not paths:  # a torchrun rank other than 0: rank 0 reports and writes
+        return 0
     final = run.final
     print(final.reference_line())
     worst = min(range(10), key=lambda c: final.per_class_accuracy[c])
@@ -267,10 +303,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from mnist_model import distributed
     from mnist_model.atomic import atomic_write_json
     from mnist_model.sweep import SeedResult, parse_seeds, summarise, summary_table
     from mnist_model.train import select_device
 
+    if distributed.launched_by_torchrun():
+        raise MnistModelError("sweep runs seeds one after another; start it without torchrun")
     try:
         seeds = parse_seeds(args.seeds)
     except ValueError as exc:

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from mnist_model import distributed
 from mnist_model.augment import random_affine
 from mnist_model.config import ModelConfig, TrainConfig
 from mnist_model.data import normalize
@@ -109,6 +110,15 @@ def train(
     optimizer, scheduler = build_optimizer(model, config, config.epochs * steps_per_epoch)
     show = sys.stderr.isatty() if progress is None else progress
 
+    # Under torchrun, DDP averages the gradients of the ranks' slices of each global batch.
+    net = model
+    if distributed.world_size() > 1:
+        if resume:
+            raise TrainingError("--resume is not supported under torchrun; resume on one process")
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+
     result = TrainResult(model=model)
     first_epoch = 1
     if resume:
@@ -136,6 +146,7 @@ def train(
         )
         for step in bar:
             index = order[step * config.batch_size : (step + 1) * config.batch_size]
+            mine = distributed.shard(len(index))  # everything when not distributed
             done = ((epoch - 1) * steps_per_epoch + step) / (config.epochs * steps_per_epoch)
             magnitude = 1.0 - config.augment_decay * done
             x = random_affine(
@@ -144,9 +155,9 @@ def train(
                 max_rotation_deg=config.max_rotation_deg * magnitude,
                 max_translate=config.max_translate * magnitude,
                 max_scale=config.max_scale * magnitude,
-            ).contiguous(memory_format=memory_format)
-            y = labels[index]
-            logits = model(x)
+            )[mine].contiguous(memory_format=memory_format)
+            y = labels[index][mine]
+            logits = net(x)
             loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
             if not torch.isfinite(loss):
                 raise TrainingError(
@@ -165,6 +176,7 @@ def train(
                     loss=f"{loss_sum.item() / seen:.4f}", acc=f"{100 * correct.item() / seen:.2f}%"
                 )
         bar.close()
+        distributed.sum_across_ranks(loss_sum, correct)
         train_seconds = time.perf_counter() - epoch_start
         test = _evaluate_contiguous(model, test_images, test_labels, config, memory_format)
         record = {
@@ -201,8 +213,11 @@ def _evaluate_contiguous(model, images, labels, config, memory_format) -> EvalRe
     kernels differ per layout in the last float bits, and metrics.json must match what
     `mnist-model evaluate --checkpoint` recomputes bit for bit."""
     model.to(memory_format=torch.contiguous_format)
+    distributed.sync_buffers(model)
+    mine = distributed.shard(len(images))  # each rank a slice of the test set, then summed
     try:
-        return evaluate(model, images, labels, batch_size=config.eval_batch_size)
+        result = evaluate(model, images[mine], labels[mine], batch_size=config.eval_batch_size)
+        return distributed.reduce_eval(result)
     finally:
         model.to(memory_format=memory_format)
 

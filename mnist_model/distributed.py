@@ -1,0 +1,73 @@
+"""DistributedDataParallel support for runs started by ``torchrun``.
+
+``torchrun --nproc_per_node N -m mnist_model train ...`` sets WORLD_SIZE/RANK; the CLI
+then joins a process group (gloo on CPU, nccl on CUDA). Every rank draws the same global
+batch and the same augmentation from the shared seed and trains on its own slice of it,
+so the global batch size and learning rate are those of the single-process recipe.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+from mnist_model.evaluate import EvalResult
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def rank() -> int:
+    return dist.get_rank() if world_size() > 1 else 0
+
+
+def launched_by_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init_from_env(device: torch.device) -> None:
+    """Join the process group torchrun describes (no-op when not under torchrun)."""
+    if not launched_by_torchrun() or dist.is_initialized():
+        return
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group(backend=backend)
+
+
+def shard(count: int) -> slice:
+    """This rank's contiguous slice of ``count`` items (the slices tile 0..count)."""
+    size, me = world_size(), rank()
+    return slice(me * count // size, (me + 1) * count // size)
+
+
+def sum_across_ranks(*tensors: torch.Tensor) -> None:
+    if world_size() > 1:
+        for tensor in tensors:
+            dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+
+
+def sync_buffers(model: torch.nn.Module) -> None:
+    """Give every rank rank 0's BatchNorm statistics (each rank saw only its slices)."""
+    if world_size() > 1:
+        for buffer in model.buffers():
+            dist.broadcast(buffer, src=0)
+
+
+def reduce_eval(result: EvalResult) -> EvalResult:
+    """Combine per-rank evaluations of disjoint test shards into the full-set result."""
+    if world_size() == 1:
+        return result
+    loss_sum = torch.tensor([result.loss * result.total], dtype=torch.float64)
+    counts = torch.tensor([result.correct, result.total], dtype=torch.long)
+    confusion = result.confusion.clone()
+    sum_across_ranks(loss_sum, counts, confusion)
+    return EvalResult(
+        loss=float(loss_sum) / int(counts[1]),
+        correct=int(counts[0]),
+        total=int(counts[1]),
+        confusion=confusion,
+    )
