@@ -48,6 +48,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help="acceptance tests: judge this checkpoint instead of training the default recipe",
     )
+    parser.addoption(
+        "--seeds",
+        action="store",
+        type=int,
+        default=0,
+        metavar="N",
+        help="acceptance multi-seed mode: train seeds 0..N-1 (one test each; use -n 2 to "
+        "run them in parallel) and check every seed and their mean",
+    )
+    parser.addoption(
+        "--seeds-out",
+        action="store",
+        default=".acceptance-seeds",
+        metavar="DIR",
+        help="where the multi-seed mode writes seed*.json and sweep.json",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -168,3 +184,78 @@ def small_training(mnist_splits, small_train_config) -> SmallTraining:
     with preserved_global_state():
         run = train(small_train_config, train_x, train_y, test_x, test_y)
     return SmallTraining(run, small_train_config, train_x, train_y, test_x, test_y)
+
+
+# --- acceptance multi-seed mode (pytest -m acceptance --seeds 5 -n 2) --------------------
+# Each seed is one test (tests/acceptance/test_multiseed.py) that xdist can run in
+# parallel and that writes its result to --seeds-out. When the session ends, the
+# controller reads every seed's file, writes sweep.json and fails the run if a seed is
+# missing or the mean is below the bar: the spread is checked, not only each seed.
+MULTISEED_MEAN_BAR = 0.9945
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    multi = config.getoption("--seeds") > 0
+    keep = [item for item in items if (item.get_closest_marker("multiseed") is not None) == multi]
+    dropped = [item for item in items if item not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if config.getoption("--seeds") > 0 and is_controller(config):
+        for stale in seeds_dir(config).glob("seed*.json"):
+            stale.unlink()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    check_mean(session, MULTISEED_MEAN_BAR)
+
+
+def seeds_dir(config: pytest.Config) -> Path:
+    return Path(config.getoption("--seeds-out")).resolve()
+
+
+def is_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput")
+
+
+def check_mean(session: pytest.Session, mean_bar: float) -> None:
+    """Aggregate the seeds' files on the controller; a shortfall fails the session."""
+    import json
+
+    from mnist_model.atomic import atomic_write_json
+    from mnist_model.sweep import SeedResult, summarise, summary_table
+
+    config = session.config
+    count = config.getoption("--seeds")
+    if count <= 0 or not is_controller(config) or config.option.collectonly:
+        return
+    folder = seeds_dir(config)
+    results, missing = [], []
+    for seed in range(count):
+        path = folder / f"seed{seed}.json"
+        if path.is_file():
+            results.append(SeedResult(**json.loads(path.read_text())))
+        else:
+            missing.append(seed)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    write = reporter.write_line if reporter else print
+    if reporter:
+        reporter.write_sep("=", f"acceptance: {count} seeds")
+    if missing:
+        write(f"FAILED: no result for seeds {missing} (their tests failed or did not run)")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
+    summary = summarise(results)
+    atomic_write_json(folder / "sweep.json", summary)
+    write(summary_table(summary))
+    write(f"wrote {folder / 'sweep.json'}")
+    if summary["mean_accuracy"] < mean_bar:
+        write(
+            f"FAILED: mean accuracy {100 * summary['mean_accuracy']:.3f}% is below the "
+            f"multi-seed bar {100 * mean_bar:.2f}%"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
