@@ -13,6 +13,12 @@ from mnist_model.errors import DataError
 NAME = "train-images-idx3-ubyte"
 
 
+def _inside_the_data(name: str, size: int) -> int:
+    """An offset past the IDX header (16 bytes for images, 8 for labels), mid-payload."""
+    header = 16 if "images" in name else 8
+    return header + (size - header) // 2
+
+
 @pytest.fixture
 def data_root(tmp_path):
     """A root with four small valid IDX files, plus their md5 table."""
@@ -47,33 +53,36 @@ def test_default_table_is_the_canonical_one(data_root) -> None:
         verify(root)  # fake files can never match the real md5s
 
 
-def test_one_flipped_byte_is_reported(data_root) -> None:
+@pytest.mark.parametrize("name", sorted(RAW_FILES))
+def test_one_flipped_byte_is_reported(data_root, name) -> None:
     root, table = data_root
-    path = raw_dir(root) / NAME
+    path = raw_dir(root) / name
     data = bytearray(path.read_bytes())
-    data[1000] ^= 0x01
+    data[_inside_the_data(name, len(data))] ^= 0x01
     path.write_bytes(bytes(data))
     with pytest.raises(DataError) as info:
         verify(root, table)
     message = str(info.value)
     assert "\n" not in message
     assert str(path) in message and "corrupt" in message
-    assert table[NAME] in message and hashlib.md5(data).hexdigest() in message
+    assert table[name] in message and hashlib.md5(data).hexdigest() in message
     assert "delete it" in message and "mnist-model data" in message
-    assert verify_report(root, table)[NAME].status == "corrupt"
+    assert verify_report(root, table)[name].status == "corrupt"
 
 
-def test_truncated_file_reports_sizes(data_root) -> None:
+@pytest.mark.parametrize("name", sorted(RAW_FILES))
+def test_truncated_file_reports_sizes(data_root, name) -> None:
     root, table = data_root
-    path = raw_dir(root) / NAME
+    path = raw_dir(root) / name
     full = path.stat().st_size
-    path.write_bytes(path.read_bytes()[:100])
+    cut = _inside_the_data(name, full)
+    path.write_bytes(path.read_bytes()[:cut])
     with pytest.raises(DataError) as info:
         verify(root, table)
     message = str(info.value)
     assert "\n" not in message and str(path) in message and "truncated" in message
-    assert f"100 bytes, its IDX header says {full}" in message
-    assert table[NAME] in message and md5_file(path) in message
+    assert f"{cut} bytes, its IDX header says {full}" in message
+    assert table[name] in message and md5_file(path) in message
 
 
 def test_missing_files_are_listed_with_a_remedy(data_root) -> None:
