@@ -3,7 +3,7 @@
 Deselected by default. Timings compare only against runs on the same machine, so save a
 baseline there and compare later runs with it:
 
-    pytest -m benchmark -p no:xdist --benchmark-save=baseline
+    pytest -m benchmark -p no:xdist --benchmark-save=baseline --benchmark-json=bench.json
     pytest -m benchmark -p no:xdist --benchmark-compare=0001 --benchmark-compare-fail=mean:25%
 
 (``tox -e bench`` runs the first; pass the compare flags after ``--``.)
@@ -14,17 +14,25 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mnist_model.inference import fold_for_inference
 from mnist_model.model import MnistNet
 
 pytestmark = pytest.mark.benchmark
 
+PATHS = {
+    "eager": lambda model: model,
+    "folded": fold_for_inference,  # BatchNorm folded into the convolutions
+}
 
+
+@pytest.mark.parametrize("path", sorted(PATHS))
 @pytest.mark.parametrize("batch_size", [1, 64, 1000])
-def test_eval_forward_throughput(benchmark, batch_size) -> None:
-    model = MnistNet().eval()
+def test_eval_forward_throughput(benchmark, batch_size, path) -> None:
+    model = PATHS[path](MnistNet().eval())
     x = torch.randn(batch_size, 1, 28, 28, generator=torch.Generator().manual_seed(0))
-    benchmark.group = "eval forward"
+    benchmark.group = f"eval forward, batch {batch_size}"
     benchmark.extra_info["batch_size"] = batch_size
+    benchmark.extra_info["path"] = path
 
     def forward() -> torch.Tensor:
         with torch.inference_mode():
