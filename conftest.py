@@ -244,6 +244,7 @@ def check_mean(session: pytest.Session, mean_bar: float) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     write = reporter.write_line if reporter else print
     if reporter:
+        reporter.ensure_newline()  # the progress line may still be open
         reporter.write_sep("=", f"acceptance: {count} seeds")
     if missing:
         write(f"FAILED: no result for seeds {missing} (their tests failed or did not run)")
