@@ -32,9 +32,9 @@ ARGS = [
     "1",
     "--no-progress",
 ]
-KILL_POINTS = ("during_startup", "after_epoch_1", "after_epoch_2")
+KILL_POINTS = ("during_startup", "after_epoch_1")
 """Before any epoch finished (nothing to resume), and right after the training state of
-epoch 1 or 2 appeared: while the next epoch, metrics.json or the state is being written."""
+epoch 1 appeared: while epoch 2, metrics.json or the report is being written."""
 
 
 def wait_for_epoch(out: Path, epoch: int, proc: subprocess.Popen) -> None:
