@@ -1,12 +1,15 @@
 """Configuration: frozen dataclasses whose defaults are the project's reference recipe.
 
-Reference result (defaults, CPU, 2 threads): see README "Results"; the figures there
-come from `mnist-model sweep`/`mnist-model train` runs recorded with their commands.
+Reference result of the defaults (final epoch, full 10,000-image test set, CPU):
+99.518 % +- 0.074 mean over 5 seeds (min 99.44 %, max 99.62 %), measured with
+``pytest -m acceptance --seeds 5 -n 2`` (one thread per seed); with two threads, seeds
+0/1/2 end at 99.50/99.46/99.44 % (``mnist-model sweep``), and one training takes about
+160 s on a 2-core machine. README "Results" has every figure with its command.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,3 @@ class TrainConfig:
             raise ValueError(f"augment_decay must be in [0, 1], got {self.augment_decay}")
         if not 0.0 < self.warmup_fraction < 1.0:
             raise ValueError(f"warmup_fraction must be in (0, 1), got {self.warmup_fraction}")
-
-
-def field_names(cls: type) -> list[str]:
-    return [f.name for f in fields(cls)]
