@@ -92,16 +92,18 @@ def test_kill_then_resume_matches_uninterrupted(uninterrupted, mnist_root, tmp_p
         wait_for_epoch(out, int(kill_point[-1]), proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
-    if out.exists():
-        assert_only_loadable_files(out)
     state = out / "train_state.pt"
-    if state.exists():  # killed after at least one epoch: resume must skip the done ones
+    if kill_point == "during_startup":  # no epoch finished: nothing to resume, start over
+        assert not state.exists()
+        if out.exists():  # the folder appears only once the data is loaded
+            assert_only_loadable_files(out)
+        finish(cli(out, mnist_root))
+    else:  # resume must skip the finished epochs
+        assert_only_loadable_files(out)
         done = torch.load(state, weights_only=True)["epoch"]
         log = finish(cli(out, mnist_root, "--resume"))
         assert f"resuming after epoch {done}" in log
         assert f"Epoch {done}/" not in log and f"Epoch {done + 1}/" in log
-    else:  # killed before any epoch finished: nothing to resume, start over
-        finish(cli(out, mnist_root))
     assert_only_loadable_files(out)
     expected = json.loads((uninterrupted / "metrics.json").read_text())
     actual = json.loads((out / "metrics.json").read_text())
