@@ -136,6 +136,30 @@ def mnist_splits(mnist_root: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor
     }
 
 
+def short_train_flags(limit: int, test_limit: int) -> list[str]:
+    """`mnist-model train` flags for a one-epoch run on a few real images: seconds, not
+    minutes; one thread so it does not fight xdist workers or other jobs for the cores."""
+    return [
+        "--limit",
+        str(limit),
+        "--test-limit",
+        str(test_limit),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--threads",
+        "1",
+        "--no-progress",
+    ]
+
+
+@pytest.fixture(scope="session")
+def short_train_args():
+    """The function short_train_flags(limit, test_limit), for CLI tests in subprocesses."""
+    return short_train_flags
+
+
 # --- a small real training shared by the integration tests -------------------------------
 SMALL_TRAIN_SIZE = 6000
 SMALL_TEST_SIZE = 2000

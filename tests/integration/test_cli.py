@@ -51,22 +51,12 @@ def assert_ok(proc: subprocess.CompletedProcess) -> None:
 
 
 @pytest.fixture(scope="module")
-def trained(mnist_root, tmp_path_factory):
+def trained(mnist_root, tmp_path_factory, short_train_args):
     """(artifacts folder, completed process) of one short `mnist-model train`."""
     out = tmp_path_factory.mktemp("cli") / "artifacts"
     proc = run_cli(
         "train",
-        "--limit",
-        str(TRAIN_LIMIT),
-        "--test-limit",
-        str(TEST_LIMIT),
-        "--epochs",
-        "1",
-        "--batch-size",
-        "64",
-        "--threads",
-        "1",
-        "--no-progress",
+        *short_train_args(TRAIN_LIMIT, TEST_LIMIT),
         "--out",
         str(out),
         data_root=mnist_root,

@@ -14,19 +14,7 @@ from PIL import Image
 
 pytestmark = pytest.mark.integration
 
-SMALL = [
-    "--limit",
-    "1000",
-    "--test-limit",
-    "200",
-    "--epochs",
-    "1",
-    "--batch-size",
-    "64",
-    "--threads",
-    "1",
-    "--no-progress",
-]
+LIMITS = (1000, 200)  # training / test images of each short run
 
 
 def cli(*args: str, root: Path | None = None) -> subprocess.CompletedProcess:
@@ -56,18 +44,22 @@ def digests(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def good_run(mnist_root, tmp_path_factory) -> Path:
+def good_run(mnist_root, tmp_path_factory, short_train_args) -> Path:
     """The artifacts folder of one short, successful training."""
     out = tmp_path_factory.mktemp("good") / "artifacts"
-    good = cli("train", *SMALL, "--out", str(out), root=mnist_root)
+    good = cli("train", *short_train_args(*LIMITS), "--out", str(out), root=mnist_root)
     assert good.returncode == 0, good.stderr
     return out
 
 
-def test_non_finite_loss_stops_and_keeps_the_last_good_artifacts(mnist_root, good_run):
+def test_non_finite_loss_stops_and_keeps_the_last_good_artifacts(
+    mnist_root, good_run, short_train_args
+):
     out = good_run
     before = digests(out)
-    diverging = cli("train", *SMALL, "--lr", "1e30", "--out", str(out), root=mnist_root)
+    diverging = cli(
+        "train", *short_train_args(*LIMITS), "--lr", "1e30", "--out", str(out), root=mnist_root
+    )
     assert_one_line_error(diverging, "non-finite loss", "epoch 1, step")
     assert digests(out) == before
 
@@ -79,10 +71,10 @@ def test_data_root_that_is_a_file(tmp_path):
     assert_one_line_error(proc, str(blocker / "inside"))
 
 
-def test_out_that_is_a_file(mnist_root, tmp_path):
+def test_out_that_is_a_file(mnist_root, tmp_path, short_train_args):
     target = tmp_path / "artifacts"
     target.write_text("precious")
-    proc = cli("train", *SMALL, "--out", str(target), root=mnist_root)
+    proc = cli("train", *short_train_args(*LIMITS), "--out", str(target), root=mnist_root)
     assert_one_line_error(proc, str(target))
     assert target.read_text() == "precious"
 
