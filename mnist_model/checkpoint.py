@@ -24,7 +24,9 @@ from mnist_model.config import ModelConfig
 from mnist_model.errors import CheckpointError
 from mnist_model.model import MnistNet
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: blocks that halve the resolution pool before their BatchNorm (state_dict keys moved)."""
+OLDEST_READABLE_SCHEMA = 2
 
 
 def library_versions() -> dict[str, str]:
@@ -88,6 +90,11 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(
             f"{path} has checkpoint schema {version!r}; this mnist-model reads schema "
             f"{SCHEMA_VERSION} or older: upgrade mnist-model"
+        )
+    if version < OLDEST_READABLE_SCHEMA:
+        raise CheckpointError(
+            f"{path} has checkpoint schema {version}, written for an older network layout "
+            f"that this mnist-model no longer builds: retrain with `mnist-model train`"
         )
     for key in ("model_config", "state_dict"):
         if not isinstance(payload.get(key), dict):

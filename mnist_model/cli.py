@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_model.config import TrainConfig
+from mnist_model.config import PRESETS, TrainConfig
 from mnist_model.errors import MnistModelError
 
 log = logging.getLogger("mnist_model")
@@ -33,16 +33,23 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_train_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field, typed and defaulted from the dataclass."""
+    """``--preset`` plus one flag per TrainConfig field. A flag left out takes the preset's
+    value (see ``_train_config``), so the flags default to None here."""
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="default",
+        help="the recipe the other flags start from (default: default; fast: fewer epochs)",
+    )
     defaults = TrainConfig()
     for field in dataclasses.fields(TrainConfig):
         default = getattr(defaults, field.name)
         flag = "--" + field.name.replace("_", "-")
         if isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:
             parser.add_argument(
-                flag, type=type(default), default=default, help=f"default {default}"
+                flag, type=type(default), default=None, help=f"default {default} (preset default)"
             )
 
 
@@ -170,9 +177,11 @@ def _load_data(data_dir: str | None, *, acquire_missing: bool):
 
 
 def _train_config(args: argparse.Namespace, **overrides: object) -> TrainConfig:
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    """The preset's TrainConfig with every flag the user gave (and ``overrides``) applied."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    given = {name: value for name, value in given.items() if value is not None}
     try:
-        return TrainConfig(**{**values, **overrides})
+        return dataclasses.replace(PRESETS[args.preset], **{**given, **overrides})
     except ValueError as exc:
         raise MnistModelError(str(exc)) from None
 

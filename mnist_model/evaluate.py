@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mnist_model.data import normalize
+from mnist_model.inference import inference_form
 
 NUM_CLASSES = 10
 
@@ -64,13 +65,17 @@ class EvalResult:
 def predict_logits(
     model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000
 ) -> torch.Tensor:
-    """Logits for normalised float images (N, 1, 28, 28), computed in eval mode, on CPU."""
+    """Logits for normalised float images (N, 1, 28, 28), computed in eval mode, on CPU.
+
+    An MnistNet runs in its folded inference form (``inference_form``): the same
+    predictions, logits within 1e-4, about twice as fast."""
     was_training = model.training
     model.eval()
+    net = inference_form(model)
     device = next(model.parameters()).device
     try:
         chunks = [
-            model(images[i : i + batch_size].to(device)).float().cpu()
+            net(images[i : i + batch_size].to(device)).float().cpu()
             for i in range(0, len(images), batch_size)
         ]
     finally:

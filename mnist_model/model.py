@@ -4,8 +4,10 @@ Pure: no I/O, no printing, no global state. The layout is chosen for CPU speed a
 well as accuracy: one 5x5 convolution at full resolution (with a single input channel
 it is nearly free, and it sees a stroke's width before the first pooling), then most
 of the parameters at 14x14 and 7x7, where a convolution costs 4x and 16x less than at
-28x28. A 1x1 convolution maps the last features to class scores and global average
-pooling turns them into logits, so there is no large fully connected layer.
+28x28. A block that halves the resolution max-pools *before* its BatchNorm and ReLU,
+so those run on 4x fewer values: at 28x28 they were a third of a CPU training step.
+A 1x1 convolution maps the last features to class scores and global average pooling
+turns them into logits, so there is no large fully connected layer.
 """
 
 from __future__ import annotations
@@ -20,14 +22,22 @@ IMAGE_SHAPE = (1, 28, 28)
 
 
 class ConvBlock(nn.Sequential):
-    """Convolution (no bias: BatchNorm supplies it) -> BatchNorm -> ReLU, same padding."""
+    """Convolution (no bias: BatchNorm supplies it) -> [2x2 max-pool] -> BatchNorm -> ReLU.
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3) -> None:
-        super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
-            nn.BatchNorm2d(out_channels),
-            nn.ReLU(inplace=True),
+    Same padding. With ``pool`` the block halves the resolution between the convolution
+    and the BatchNorm: max-pooling commutes with ReLU and with BatchNorm's per-channel
+    affine map wherever its scale is positive, so the order costs almost nothing in
+    accuracy and makes normalisation and activation 4x cheaper.
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int = 3, *, pool: bool = False
+    ) -> None:
+        conv = nn.Conv2d(
+            in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False
         )
+        pooling = [nn.MaxPool2d(2)] if pool else []
+        super().__init__(conv, *pooling, nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
 
 
 class MnistNet(nn.Module):
@@ -36,10 +46,8 @@ class MnistNet(nn.Module):
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or ModelConfig()
-        self.stem = ConvBlock(1, config.stem_channels, config.stem_kernel)
-        self.pool1 = nn.MaxPool2d(2)
-        self.stage1 = _stage(config.stem_channels, config.stage1_channels)
-        self.pool2 = nn.MaxPool2d(2)
+        self.stem = ConvBlock(1, config.stem_channels, config.stem_kernel, pool=True)
+        self.stage1 = _stage(config.stem_channels, config.stage1_channels, pool_last=True)
         self.stage2 = _stage(config.stage1_channels[-1], config.stage2_channels)
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Conv2d(config.stage2_channels[-1], config.num_classes, kernel_size=1)
@@ -47,20 +55,18 @@ class MnistNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x)
-        x = self.stem(x)  # (N, C0, 28, 28)
-        x = self.pool1(x)  # (N, C0, 14, 14)
-        x = self.stage1(x)  # (N, C1, 14, 14)
-        x = self.pool2(x)  # (N, C1, 7, 7)
+        x = self.stem(x)  # conv at 28x28, pooled: (N, C0, 14, 14)
+        x = self.stage1(x)  # convs at 14x14, the last one pooled: (N, C1, 7, 7)
         x = self.stage2(x)  # (N, C2, 7, 7)
         x = self.dropout(x)
         x = self.classifier(x)  # (N, 10, 7, 7)
         return self.gap(x).flatten(1)  # (N, 10)
 
 
-def _stage(in_channels: int, widths: tuple[int, ...]) -> nn.Sequential:
+def _stage(in_channels: int, widths: tuple[int, ...], *, pool_last: bool = False) -> nn.Sequential:
     blocks = []
-    for width in widths:
-        blocks.append(ConvBlock(in_channels, width))
+    for i, width in enumerate(widths):
+        blocks.append(ConvBlock(in_channels, width, pool=pool_last and i == len(widths) - 1))
         in_channels = width
     return nn.Sequential(*blocks)
 

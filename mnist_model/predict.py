@@ -18,6 +18,7 @@ import torch
 
 from mnist_model.data import MNIST_MEAN, MNIST_STD
 from mnist_model.errors import MnistModelError
+from mnist_model.inference import inference_form
 
 MAX_PIXELS = 40_000_000
 """Images with more pixels than this (about 6,300 x 6,300) are refused before decoding."""
@@ -143,7 +144,7 @@ def predict(model: torch.nn.Module, images: Iterable) -> list[Prediction]:
     inputs = to_model_input(images)
     model.eval()
     device = next(model.parameters()).device
-    probabilities = model(inputs.to(device)).softmax(1).cpu()
+    probabilities = inference_form(model)(inputs.to(device)).softmax(1).cpu()
     predictions = []
     for row in probabilities:
         values, digits = row.topk(3)

@@ -41,19 +41,28 @@ def median_rate(run: Callable[[], int], repeats: int) -> float:
     return statistics.median(rates)
 
 
-def ours_train_rate(train_xy, test_xy, images: int, repeats: int) -> float:
-    """Images/s of the real training loop (augmentation included) over ``images`` images."""
+def ours_trainer(train_xy, test_xy, images: int) -> Callable[[], float]:
+    """A callable that runs the real training loop (augmentation included) for one epoch
+    over the first ``images`` training images and returns that epoch's seconds."""
     config = TrainConfig(epochs=1)
     sub_x, sub_y = train_xy[0][:images], train_xy[1][:images]
-    rates = []
-    for _ in range(repeats):
-        run = train(config, sub_x, sub_y, test_xy[0][:100], test_xy[1][:100], progress=False)
-        rates.append(len(sub_x) / run.history[0]["train_seconds"])
-    return statistics.median(rates)
+
+    def run() -> float:
+        result = train(config, sub_x, sub_y, test_xy[0][:100], test_xy[1][:100], progress=False)
+        return result.history[0]["train_seconds"]
+
+    return run
 
 
-def reference_train_rate(root: str, images: int, repeats: int) -> float:
-    """Images/s of the reference recipe: per-sample DataLoader, batch 64, SGD."""
+def ours_train_rate(train_xy, test_xy, images: int, repeats: int) -> float:
+    """Images/s of the real training loop, timed inside it (the test pass excluded)."""
+    run = ours_trainer(train_xy, test_xy, images)
+    return statistics.median(images / run() for _ in range(repeats))
+
+
+def reference_trainer(root: str, images: int) -> Callable[[], int]:
+    """A callable that runs the reference recipe (per-sample DataLoader, batch 64, SGD)
+    until it has trained on ``images`` images; returns how many it saw."""
     torch.manual_seed(0)
     model = ReferenceNet().train()
     optimizer = reference_optimizer(model)
@@ -69,11 +78,16 @@ def reference_train_rate(root: str, images: int, repeats: int) -> float:
                 break
         return seen
 
-    return median_rate(run, repeats)
+    return run
 
 
-def ours_time_to_accuracy(train_xy, test_xy) -> dict:
-    """Full default training: wall time until test accuracy first reaches 99.4 %."""
+def reference_train_rate(root: str, images: int, repeats: int) -> float:
+    """Images/s of the reference recipe, DataLoader included."""
+    return median_rate(reference_trainer(root, images), repeats)
+
+
+def ours_time_to_accuracy(train_xy, test_xy, config: TrainConfig) -> dict:
+    """One full training: wall time until test accuracy first reaches 99.4 %."""
     start = time.perf_counter()
     reached: list[float] = []
 
@@ -81,7 +95,7 @@ def ours_time_to_accuracy(train_xy, test_xy) -> dict:
         if record["test_accuracy"] >= TARGET and not reached:
             reached.append(time.perf_counter() - start)
 
-    run = train(TrainConfig(), *train_xy, *test_xy, progress=False, on_epoch=on_epoch)
+    run = train(config, *train_xy, *test_xy, progress=False, on_epoch=on_epoch)
     return {
         "seconds": time.perf_counter() - start,
         "seconds_to_99_4": reached[0] if reached else None,
@@ -112,36 +126,49 @@ def reference_time_to_accuracy(root: str, test_xy) -> dict:
 
 
 def inference_rates(model: MnistNet, test_x: torch.Tensor, batch_sizes, repeats: int) -> dict:
-    """Eval-mode forward images/s: eager model vs the folded (BN-free) path."""
+    """Eval-mode forward images/s of the eager model and the folded (BN-free) paths, in the
+    default thread count and, for the inference form, in one thread. The candidates take
+    turns within each repeat, so a machine that slows down mid-run slows all of them."""
     inputs = normalize(test_x)
-    candidates = {
-        "eager": model.eval(),
-        "folded": fold_for_inference(model),
-        "folded_channels_last": fold_for_inference(model, channels_last=True),
+    threads = torch.get_num_threads()
+    folded_channels_last = fold_for_inference(model, channels_last=True)
+    candidates = {  # name -> (network, intra-op threads)
+        "eager": (model.eval(), threads),
+        "folded": (fold_for_inference(model), threads),
+        "folded_channels_last": (folded_channels_last, threads),
+        "folded_channels_last_1_thread": (folded_channels_last, 1),
     }
     with torch.inference_mode():
         reference_logits = model(inputs)
         agreement = {}
-        for name, net in candidates.items():
+        for name, (net, _) in candidates.items():
             logits = torch.cat([net(inputs[i : i + 1000]) for i in range(0, len(inputs), 1000)])
             agreement[name] = {
                 "same_predictions": bool((logits.argmax(1) == reference_logits.argmax(1)).all()),
                 "max_abs_logit_diff": float((logits - reference_logits).abs().max()),
             }
-        rates: dict[str, dict[int, float]] = {name: {} for name in candidates}
-        for batch in batch_sizes:
-            x = inputs[:batch]
-            if batch > 1:
-                x = x.contiguous()
-            calls = max(1, 2000 // batch)
-            for name, net in candidates.items():
-                for _ in range(3):  # warm-up
-                    net(x)
-
-                def run(net=net, x=x, calls=calls) -> int:
-                    for _ in range(calls):
+        samples: dict[str, dict[int, list[float]]] = {
+            name: {b: [] for b in batch_sizes} for name in candidates
+        }
+        try:
+            for batch in batch_sizes:
+                x = inputs[:batch].contiguous()
+                calls = max(1, 2000 // batch)
+                for net, count in candidates.values():  # warm-up
+                    torch.set_num_threads(count)
+                    for _ in range(3):
                         net(x)
-                    return calls * len(x)
-
-                rates[name][batch] = median_rate(run, repeats)
+                for _ in range(repeats):
+                    for name, (net, count) in candidates.items():
+                        torch.set_num_threads(count)
+                        start = time.perf_counter()
+                        for _ in range(calls):
+                            net(x)
+                        samples[name][batch].append(calls * batch / (time.perf_counter() - start))
+        finally:
+            torch.set_num_threads(threads)
+    rates = {
+        name: {b: statistics.median(values) for b, values in by_batch.items()}
+        for name, by_batch in samples.items()
+    }
     return {"images_per_second": rates, "agreement": agreement}

@@ -6,7 +6,8 @@ baseline there and compare later runs with it:
     pytest -m benchmark -p no:xdist --benchmark-save=baseline --benchmark-json=bench.json
     pytest -m benchmark -p no:xdist --benchmark-compare=0001 --benchmark-compare-fail=mean:25%
 
-(``tox -e bench`` runs the first; pass the compare flags after ``--``.)
+(``tox -e bench`` runs the first; pass the compare flags after ``--``.) The speed-up bars
+of the inference path are ratios taken in one run, in ``test_inference_speedup.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist_model.inference import fold_for_inference
+from mnist_model.inference import fold_for_inference, inference_form
 from mnist_model.model import MnistNet
 
 pytestmark = pytest.mark.benchmark
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.benchmark
 PATHS = {
     "eager": lambda model: model,
     "folded": fold_for_inference,  # BatchNorm folded into the convolutions
+    "inference_form": inference_form,  # folded + channels_last: what evaluate/predict run
 }
 
 

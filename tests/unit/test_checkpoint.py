@@ -169,7 +169,7 @@ def test_code_running_pickle_is_refused_without_running(tmp_path, model) -> None
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("version", [SCHEMA_VERSION + 1, 0, "1", None])
+@pytest.mark.parametrize("version", [SCHEMA_VERSION + 1, 1, 0, "1", None])
 def test_unsupported_schema_version(saved, version) -> None:
     payload = payload_of(saved)
     payload["schema_version"] = version

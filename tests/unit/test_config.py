@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from mnist_model.cli import build_parser
-from mnist_model.config import ModelConfig, TrainConfig
+from mnist_model.cli import _train_config, build_parser
+from mnist_model.config import PRESETS, ModelConfig, TrainConfig
 from mnist_model.model import MnistNet
 
 
@@ -88,14 +88,33 @@ def _flag_args(name: str, value) -> list[str]:
 
 
 def test_train_flags_default_to_the_config_defaults() -> None:
-    args = build_parser().parse_args(["train"])
-    for field in dataclasses.fields(TrainConfig):
-        assert getattr(args, field.name) == getattr(TrainConfig(), field.name), field.name
+    assert _train_config(build_parser().parse_args(["train"])) == TrainConfig()
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_a_preset_is_the_starting_config(name) -> None:
+    assert _train_config(build_parser().parse_args(["train", "--preset", name])) == PRESETS[name]
+
+
+def test_the_fast_preset_differs_from_the_default() -> None:
+    assert PRESETS["default"] == TrainConfig()
+    assert PRESETS["fast"].epochs < TrainConfig().epochs
 
 
 @pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(TrainConfig)])
-def test_every_train_config_field_has_a_cli_flag(field) -> None:
-    value = _other_value(getattr(TrainConfig(), field))
-    args = build_parser().parse_args(["train", *_flag_args(field, value)])
-    assert getattr(args, field) == value
-    assert type(getattr(args, field)) is type(value)
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_train_config_field_has_a_cli_flag_that_overrides_the_preset(field, preset) -> None:
+    value = _other_value(getattr(PRESETS[preset], field))
+    args = build_parser().parse_args(["train", "--preset", preset, *_flag_args(field, value)])
+    config = _train_config(args)
+    assert getattr(config, field) == value
+    assert type(getattr(config, field)) is type(value)
+    others = {f.name for f in dataclasses.fields(TrainConfig)} - {field}
+    assert all(getattr(config, name) == getattr(PRESETS[preset], name) for name in others)
+
+
+def test_an_unknown_preset_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["train", "--preset", "turbo"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'turbo'" in capsys.readouterr().err

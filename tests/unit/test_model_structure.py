@@ -1,5 +1,6 @@
-"""Architecture rules: Conv -> BatchNorm everywhere but the 1x1 classifier, a global
-average pooling head, and no single layer hoarding the parameter budget."""
+"""Architecture rules: Conv -> BatchNorm everywhere but the 1x1 classifier (a 2x2 max-pool
+may sit between them), a global average pooling head, and no single layer hoarding the
+parameter budget."""
 
 from __future__ import annotations
 
@@ -40,6 +41,15 @@ def model(request) -> MnistNet:
     return MnistNet(request.param)
 
 
+def after_pool(order: list[tuple[str, nn.Module]], i: int) -> nn.Module:
+    """The layer after ``order[i]``, looking past one 2x2 max-pool."""
+    following = order[i + 1][1]
+    if isinstance(following, nn.MaxPool2d):
+        assert following.kernel_size == 2, f"{order[i + 1][0]} is not a 2x2 pool"
+        following = order[i + 2][1]
+    return following
+
+
 def test_every_conv_but_the_classifier_is_followed_by_batchnorm(model) -> None:
     order = execution_order(model)
     convs = [i for i, (_, m) in enumerate(order) if isinstance(m, nn.Conv2d)]
@@ -47,13 +57,24 @@ def test_every_conv_but_the_classifier_is_followed_by_batchnorm(model) -> None:
     *hidden, last = convs
     for i in hidden:
         name, conv = order[i]
-        following = order[i + 1][1]
+        following = after_pool(order, i)
         assert isinstance(following, nn.BatchNorm2d), f"{name} is followed by {following}"
         assert following.num_features == conv.out_channels
     _, classifier = order[last]
     assert classifier is model.classifier
     assert classifier.kernel_size == (1, 1)
     assert classifier.out_channels == model.config.num_classes
+
+
+def test_pooling_happens_before_normalisation(model) -> None:
+    # The CPU-speed rule of the design: BatchNorm and ReLU never run at a resolution that
+    # a max-pool right after them would throw away.
+    order = execution_order(model)
+    pools = [i for i, (_, m) in enumerate(order) if isinstance(m, nn.MaxPool2d)]
+    assert len(pools) == 2, "the resolution plan is 28 -> 14 -> 7"
+    for i in pools:
+        assert isinstance(order[i - 1][1], nn.Conv2d), f"{order[i][0]} does not follow a conv"
+        assert isinstance(order[i + 1][1], nn.BatchNorm2d), f"{order[i][0]} precedes no BN"
 
 
 def test_head_is_global_average_pooling_without_dense_layers(model) -> None:
@@ -87,6 +108,6 @@ def test_the_limit_catches_a_dense_layer_bolted_on() -> None:
 def test_every_batchnorm_conv_has_no_redundant_bias(model) -> None:
     # BatchNorm subtracts the mean, so a bias before it is a wasted parameter per channel.
     order = execution_order(model)
-    for (name, module), (_, following) in zip(order, order[1:], strict=False):
-        if isinstance(module, nn.Conv2d) and isinstance(following, nn.BatchNorm2d):
+    for i, (name, module) in enumerate(order[:-1]):
+        if isinstance(module, nn.Conv2d) and isinstance(after_pool(order, i), nn.BatchNorm2d):
             assert module.bias is None, f"{name} has a bias before BatchNorm"

@@ -44,8 +44,13 @@ def test_output_shapes_follow_the_resolution_plan(model) -> None:
     rows = layer_rows(model)
     shapes = {name: shape for name, _, shape, _ in rows}
     assert shapes["stem.0"] == (1, config.stem_channels, 28, 28)
-    assert shapes["pool1"] == (1, config.stem_channels, 14, 14)
-    assert shapes["pool2"] == (1, config.stage1_channels[-1], 7, 7)
+    assert shapes["stem.1"] == (1, config.stem_channels, 14, 14)  # pooled before BN
+    assert shapes[f"stage1.{len(config.stage1_channels) - 1}.1"] == (
+        1,
+        config.stage1_channels[-1],
+        7,
+        7,
+    )
     assert shapes["classifier"] == (1, config.num_classes, 7, 7)
     assert rows[-1] == ("gap", "AdaptiveAvgPool2d", (1, config.num_classes, 1, 1), 0)
     for name, _, shape, _ in rows:

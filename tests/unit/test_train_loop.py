@@ -5,11 +5,14 @@ Nothing here learns anything (the images are noise); real learning is an integra
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
 from mnist_model.config import ModelConfig, TrainConfig
 from mnist_model.errors import TrainingError
+from mnist_model.model import MnistNet
 from mnist_model.train import select_device, train
 
 TINY = TrainConfig(epochs=2, batch_size=8, threads=1)
@@ -70,3 +73,31 @@ def test_asking_for_cuda_without_cuda_is_a_clear_error(monkeypatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # same on GPU machines
     with pytest.raises(TrainingError, match="no CUDA device"):
         select_device("cuda")
+
+
+@pytest.mark.parametrize("bf16", [False, True], ids=["float32", "bf16_autocast"])
+def test_bf16_autocast_sets_the_training_forward_precision_only(
+    tiny_dataset, bf16, monkeypatch
+) -> None:
+    x, y = tiny_dataset
+    training_dtypes = set()
+    forward = MnistNet.forward
+
+    def spy(self, inputs):
+        logits = forward(self, inputs)
+        if self.training:
+            training_dtypes.add(logits.dtype)
+        return logits
+
+    monkeypatch.setattr(MnistNet, "forward", spy)
+    run = train(dataclasses.replace(TINY, bf16_autocast=bf16), x, y, x[:4], y[:4])
+    assert training_dtypes == {torch.bfloat16 if bf16 else torch.float32}
+    weights = [t for t in run.model.state_dict().values() if t.is_floating_point()]
+    assert all(t.dtype == torch.float32 for t in weights)
+
+
+def test_bf16_autocast_training_is_reproducible(tiny_dataset) -> None:
+    x, y = tiny_dataset
+    config = dataclasses.replace(TINY, bf16_autocast=True)
+    first, second = (train(config, x, y, x[:4], y[:4]).model.state_dict() for _ in range(2))
+    assert all(torch.equal(first[k], second[k]) for k in first)

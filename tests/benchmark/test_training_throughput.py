@@ -1,0 +1,58 @@
+"""Training throughput of the default recipe against the reference recipe, side by side in
+one run. Deselected by default; ``pytest -m benchmark -p no:xdist``.
+
+The two pytest-benchmark entries (group "training") time the same number of images through
+each recipe's real loop: ours with its per-batch augmentation, the reference with its
+per-sample DataLoader. The ratio test turns images/s into the end-to-end bar of issue #5:
+both recipes see the whole training split every epoch, so their training times scale as
+epochs / (images/s), and the default recipe must be at least 4x faster than the reference.
+`mnist-model bench --full` measures the same end to end, evaluation included.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mnist_model.bench.measure import (
+    ours_train_rate,
+    ours_trainer,
+    reference_train_rate,
+    reference_trainer,
+)
+from mnist_model.bench.reference import REFERENCE_EPOCHS
+from mnist_model.config import TrainConfig
+
+pytestmark = pytest.mark.benchmark
+
+IMAGES = 7_680
+"""Per measurement: 30 of our batches, 120 of the reference's."""
+END_TO_END_BAR = 4.0
+
+
+@pytest.fixture(scope="module")
+def splits(mnist_splits):
+    return mnist_splits["train"], mnist_splits["test"]
+
+
+def test_training_ours(benchmark, splits) -> None:
+    run = ours_trainer(*splits, IMAGES)
+    benchmark.group = f"training, {IMAGES} images"
+    seconds = benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    assert seconds > 0
+
+
+def test_training_reference(benchmark, mnist_root) -> None:
+    run = reference_trainer(str(mnist_root), IMAGES)
+    benchmark.group = f"training, {IMAGES} images"
+    assert benchmark.pedantic(run, rounds=3, warmup_rounds=1) >= IMAGES
+
+
+def test_default_recipe_trains_at_least_4x_faster_than_the_reference(splits, mnist_root) -> None:
+    ours = ours_train_rate(*splits, IMAGES, repeats=3)
+    reference = reference_train_rate(str(mnist_root), IMAGES, repeats=3)
+    speedup = (REFERENCE_EPOCHS / reference) / (TrainConfig().epochs / ours)
+    print(
+        f"images/s ours {ours:.0f}, reference {reference:.0f}; "
+        f"{TrainConfig().epochs} vs {REFERENCE_EPOCHS} epochs: {speedup:.2f}x end to end"
+    )
+    assert speedup >= END_TO_END_BAR
