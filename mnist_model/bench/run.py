@@ -66,7 +66,8 @@ def bench_table(result: dict) -> str:
             )
     rates = result["inference"]["images_per_second"]
     lines.append(
-        f"{'inference images/s':<{NAME_WIDTH}}" + "".join(f"{'batch ' + str(b):>14}" for b in BATCH_SIZES)
+        f"{'inference images/s':<{NAME_WIDTH}}"
+        + "".join(f"{'batch ' + str(b):>14}" for b in BATCH_SIZES)
     )
     for name, by_batch in rates.items():
         lines.append(f"{name:<{NAME_WIDTH}}" + "".join(f"{by_batch[b]:14.0f}" for b in BATCH_SIZES))
