@@ -356,15 +356,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Every readable image is reported; unreadable ones get a one-line error each."""
-    import torch
-
     from mnist_model.inference import inference_form
     from mnist_model.predict import ImageError, load_model, predict, read_image
 
-    # One image per forward pass: one thread beats two there (`mnist-model bench`,
-    # folded_channels_last_1_thread at batch 1), and the model is folded once, not per image.
-    torch.set_num_threads(1)
-    model = inference_form(load_model(args.checkpoint))
+    model = inference_form(load_model(args.checkpoint))  # fold once, not once per image
     rows, failures = [], 0
     for path in args.images:
         try:

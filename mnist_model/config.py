@@ -2,8 +2,8 @@
 
 Reference result of the defaults (final epoch, full 10,000-image test set, 2-core CPU,
 two threads): seeds 0/1/2 end at 99.49/99.57/99.51 %, mean 99.523 % +- 0.042, each in
-about 55-68 s of training loop (``mnist-model sweep --seeds 0-2``). The ``fast`` preset
-(11 epochs) ends at 99.41/99.33/99.47 % in about 35 s (``mnist-model sweep --preset fast
+about 60-68 s of training loop (``mnist-model sweep --seeds 0-2``). The ``fast`` preset
+(10 epochs) ends at 99.42/99.35/99.43 % in 33-36 s (``mnist-model sweep --preset fast
 --seeds 0-2``). README "Results" has every figure with its command.
 """
 
@@ -87,7 +87,7 @@ class TrainConfig:
 
 PRESETS: dict[str, TrainConfig] = {
     "default": TrainConfig(),
-    "fast": TrainConfig(epochs=11),
+    "fast": TrainConfig(epochs=10),
 }
 """Named starting points for ``mnist-model train --preset NAME``; flags override them.
 ``fast`` trades margin for time: see the module docstring for what each one measured."""

@@ -7,6 +7,7 @@ line on stderr, never a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 import torch
 
 from mnist_model.checkpoint import load_checkpoint, save_checkpoint
+from mnist_model.config import PRESETS
 from mnist_model.data import RAW_FILES, raw_dir
 from mnist_model.data.synthetic import fake_raw_bytes, write_raw
 from mnist_model.evaluate import evaluate
@@ -104,6 +106,31 @@ def test_metrics_json_describes_the_run(trained) -> None:
     assert final["total"] == TEST_LIMIT
     assert sum(map(sum, final["confusion"])) == TEST_LIMIT
     assert final["accuracy"] == final["correct"] / TEST_LIMIT
+
+
+def test_preset_fast_runs_its_epochs_and_flags_override_the_rest(mnist_root, tmp_path) -> None:
+    out = tmp_path / "fast"
+    proc = run_cli(
+        "train",
+        "--preset",
+        "fast",
+        "--limit",
+        "256",
+        "--test-limit",
+        "100",
+        "--batch-size",
+        "64",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--out",
+        str(out),
+    )
+    assert_ok(proc)
+    metrics = json.loads((out / "metrics.json").read_text())
+    expected = dataclasses.replace(PRESETS["fast"], batch_size=64, threads=1)
+    assert metrics["config"] == dataclasses.asdict(expected)
+    assert len(metrics["epochs"]) == PRESETS["fast"].epochs < PRESETS["default"].epochs
 
 
 def test_per_class_json_has_ten_consistent_rows(trained) -> None:
