@@ -57,22 +57,31 @@ def plot_misclassified(
     path: Path,
     limit: int = 25,
 ) -> Path:
-    """Up to ``limit`` misclassified test digits, titled true / predicted (confidence)."""
+    """Up to ``limit`` misclassified test digits, captioned true / predicted (confidence).
+
+    The digits are tiled into one image on one axes: 25 separate axes made this the
+    slowest picture of the report (about 1 s of every ``mnist-model train``)."""
     predicted = probabilities.argmax(1)
     wrong = (predicted != labels).nonzero().flatten()[:limit].tolist()
     columns = 5
     rows = max(1, -(-len(wrong) // columns))
+    cell_w, cell_h = 28 + 8, 28 + 12  # room between digits, and above each for its caption
+    montage = torch.zeros(rows * cell_h, columns * cell_w)
     figure = _figure(2 * columns, 2.2 * rows)
-    axes = figure.subplots(rows, columns, squeeze=False).flatten()
-    for ax in axes:
-        ax.axis("off")
-    for ax, index in zip(axes, wrong, strict=False):
-        ax.imshow(images[index].reshape(28, 28).numpy(), cmap="gray_r")
+    ax = figure.subplots()
+    ax.axis("off")
+    for slot, index in enumerate(wrong):
+        top, left = (slot // columns) * cell_h + 10, (slot % columns) * cell_w + 4
+        montage[top : top + 28, left : left + 28] = images[index].reshape(28, 28).float()
         p = int(predicted[index])
         confidence = 100 * float(probabilities[index, p])
-        ax.set_title(f"true {int(labels[index])} / pred {p} ({confidence:.0f}%)", fontsize=9)
+        caption = f"true {int(labels[index])} / pred {p} ({confidence:.0f}%)"
+        ax.text(left + 14, top - 2, caption, ha="center", va="bottom", fontsize=9)
+    ax.imshow(montage.numpy(), cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
     if not wrong:
-        axes[0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+        ax.text(
+            0.5, 0.5, "no misclassified images", ha="center", va="center", transform=ax.transAxes
+        )
     figure.suptitle(f"misclassified test images (first {len(wrong)})")
     return _save(figure, path)
 

@@ -60,6 +60,7 @@ def build_optimizer(
         momentum=config.momentum,
         nesterov=config.momentum > 0,
         weight_decay=config.weight_decay,
+        foreach=True,  # one multi-tensor update for all parameters: torch's CPU default loops
     )
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer,
