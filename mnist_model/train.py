@@ -105,6 +105,7 @@ def train(
 
     images = normalize(train_images).to(device)
     labels = train_labels.to(device)
+    test_inputs = normalize(test_images)  # once, not before every epoch's evaluation
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = MnistNet(model_config or ModelConfig()).to(device, memory_format=memory_format)
     steps_per_epoch = math.ceil(len(images) / config.batch_size)
@@ -180,7 +181,7 @@ def train(
         bar.close()
         distributed.sum_across_ranks(loss_sum, correct)
         train_seconds = time.perf_counter() - epoch_start
-        test = _evaluate_shard(model, test_images, test_labels, config)
+        test = _evaluate_shard(model, test_inputs, test_labels, config)
         record = {
             "epoch": epoch,
             "train_loss": loss_sum.item() / len(images),
