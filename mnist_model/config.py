@@ -93,5 +93,5 @@ PRESETS: dict[str, TrainConfig] = {
     "fast": TrainConfig(epochs=10, lr=0.3),
 }
 """Named starting points for ``mnist-model train --preset NAME``; flags override them.
-``fast`` trades margin for time: half the epochs, and a higher peak lr because a short
-run underfits more than it overfits. See the module docstring for what each measured."""
+``fast`` trades margin for time: half the epochs, at peak lr 0.3, which reached 99.4 % on
+4 of 6 seeds where lr 0.2 reached it on 1 of 3. See the module docstring for the figures."""

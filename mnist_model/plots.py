@@ -57,7 +57,8 @@ def plot_misclassified(
     path: Path,
     limit: int = 25,
 ) -> Path:
-    """Up to ``limit`` misclassified test digits, captioned true / predicted (confidence).
+    """Up to ``limit`` misclassified test digits (``images``: the raw uint8 pixels),
+    captioned true / predicted (confidence).
 
     The digits are tiled into one image on one axes: 25 separate axes made this the
     slowest picture of the report (about 1 s of every ``mnist-model train``)."""
