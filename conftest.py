@@ -66,7 +66,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+_OWN_CACHE = pytest.StashKey[str]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    # The arithmetic cache (mnist_model.arithmetic) of a test session is its own, so tests
+    # neither read a choice measured outside them nor leave one in the user's cache; the
+    # CLI subprocesses inherit it and measure once per session, not once per command.
+    if not os.environ.get("MNIST_MODEL_CACHE"):
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="mnist-model-test-cache-")
+        os.environ["MNIST_MODEL_CACHE"] = config.stash[_OWN_CACHE] = folder
     # Under xdist every worker would start one torch thread per core; split the cores
     # between workers so `-n 2` does not run 4 busy threads on 2 cores. On a machine that
     # is busy with other work, MNIST_MODEL_TEST_THREADS=1 avoids torch's threads spinning
@@ -77,6 +88,15 @@ def pytest_configure(config: pytest.Config) -> None:
         torch.set_num_threads(max(1, int(override)))
     elif workers > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(_OWN_CACHE, None)
+    if folder is not None:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+        del os.environ["MNIST_MODEL_CACHE"]
 
 
 # --- RNG and thread hygiene -------------------------------------------------------------

@@ -28,10 +28,16 @@ def per_class_table(result: EvalResult) -> list[dict]:
     ]
 
 
+def _arithmetic(run: TrainResult) -> dict | None:
+    """The precision and layout the run chose, with the throughputs it measured."""
+    return run.arithmetic.to_dict() if run.arithmetic is not None else None
+
+
 def write_metrics(out: Path, config: TrainConfig, run: TrainResult, extra: dict) -> Path:
     """metrics.json: the config, one record per finished epoch, and the final metrics."""
     payload = {
         "config": dataclasses.asdict(config),
+        "arithmetic": _arithmetic(run),
         "epochs": run.history,
         "final": run.final.to_dict() if run.final is not None else None,
         **extra,
@@ -55,6 +61,7 @@ def write_final_artifacts(
         "per_class_accuracy": run.final.per_class_accuracy,
         "train_seconds": run.seconds,
         "epochs": len(run.history),
+        "arithmetic": _arithmetic(run),
         # The history travels with the weights so `mnist-model report` can redraw the curves.
         "history": run.history,
         **extra,

@@ -30,13 +30,17 @@ OLDEST_READABLE_SCHEMA = 2
 
 
 def library_versions() -> dict[str, str]:
-    import torchvision  # heavy; only needed when a checkpoint is written
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:  # from its metadata: importing torchvision would cost about a second
+        torchvision = version("torchvision")
+    except PackageNotFoundError:
+        torchvision = "not installed"
     return {
         # str(): torch.__version__ is a TorchVersion object, which weights_only refuses.
         "mnist_model": str(__version__),
         "torch": str(torch.__version__),
-        "torchvision": str(torchvision.__version__),
+        "torchvision": torchvision,
         "python": platform.python_version(),
     }
 

@@ -47,10 +47,26 @@ def _add_train_config_flags(parser: argparse.ArgumentParser) -> None:
         flag = "--" + field.name.replace("_", "-")
         if isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+        elif "choices" in field.metadata:
+            parser.add_argument(
+                flag,
+                choices=field.metadata["choices"],
+                default=None,
+                help=f"{default} in the default preset",
+            )
         else:
             parser.add_argument(
                 flag, type=type(default), default=None, help=f"{default} in the default preset"
             )
+
+
+def _add_remeasure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--remeasure",
+        action="store_true",
+        help="with --precision/--layout auto: time the candidates again instead of using "
+        "this machine's cached choice",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="tqdm bars (default: only on a terminal)",
     )
+    _add_remeasure(train)
     train.add_argument(
         "--resume",
         action="store_true",
@@ -105,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for sweep.json and one artifacts folder per seed",
     )
     sweep.add_argument("--device", default="auto")
+    _add_remeasure(sweep)
     sweep.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
 
     report = sub.add_parser("report", help="rebuild the pictures and report.md of a checkpoint")
@@ -120,7 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="training and inference throughput vs the reference")
     _add_data_dir(bench)
     bench.add_argument(
-        "--images", type=int, default=15360, help="training images per throughput measurement"
+        "--images",
+        type=int,
+        default=None,
+        help="training images per throughput measurement (15360; 5120 with --cpu-classes)",
     )
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument(
@@ -131,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="model for the inference figures (default: a fresh one)",
+    )
+    bench.add_argument(
+        "--cpu-classes",
+        action="store_true",
+        help="instead: training images/s of bf16, float32, auto and the reference under "
+        "each simulated CPU class (native, AVX-512 without BF16, AVX2), in subprocesses",
     )
     bench.add_argument("--out", type=Path, default=Path("artifacts/bench.json"))
 
@@ -171,8 +198,8 @@ def _load_data(data_dir: str | None, *, acquire_missing: bool):
 
     root = resolve_data_root(data_dir)
     checksums = acquire(root) if acquire_missing else verify(root)
-    train_x, train_y = load_split(root, train=True)
-    test_x, test_y = load_split(root, train=False)
+    train_x, train_y = load_split(root, train=True, verified=True)
+    test_x, test_y = load_split(root, train=False, verified=True)
     return checksums, (train_x, train_y), (test_x, test_y)
 
 
@@ -187,7 +214,15 @@ def _train_config(args: argparse.Namespace, **overrides: object) -> TrainConfig:
 
 
 def _train_and_write(
-    config, out: Path, device, checksums, train_xy, test_xy, progress, resume=False
+    config,
+    out: Path,
+    device,
+    checksums,
+    train_xy,
+    test_xy,
+    progress,
+    resume=False,
+    remeasure=False,
 ):
     """One training run whose artifacts land in ``out``; returns (TrainResult, paths)."""
     from mnist_model import distributed
@@ -218,12 +253,19 @@ def _train_and_write(
         on_epoch=on_epoch,
         state_path=out / STATE_NAME if lead else None,
         resume=resume,
+        remeasure=remeasure,
     )
     extra["wall_seconds"] = time.perf_counter() - start
     if not lead:
         return run, {}
     paths = write_final_artifacts(out, config, run, checksums, extra)
-    paths.update(_write_report(out, paths["checkpoint"], test_xy))
+    # The report describes what the checkpoint holds, with the run's final evaluation (the
+    # same weights): evaluating the test set again would only repeat it.
+    from mnist_model.checkpoint import read_checkpoint
+    from mnist_model.report import build_report
+
+    payload = read_checkpoint(paths["checkpoint"])
+    paths.update(build_report(out, run.model, payload, run.history, run.final, *test_xy))
     return run, paths
 
 
@@ -295,6 +337,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         (test_x, test_y),
         args.progress,
         resume=args.resume,
+        remeasure=args.remeasure,
     )
     if not paths:  # a torchrun rank other than 0: rank 0 reports and writes
         return 0
@@ -330,7 +373,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for seed, config in configs.items():
         log.info("seed %d: %s", seed, config)
         run, _ = _train_and_write(
-            config, args.out / f"seed{seed}", device, checksums, train_xy, test_xy, args.progress
+            config,
+            args.out / f"seed{seed}",
+            device,
+            checksums,
+            train_xy,
+            test_xy,
+            args.progress,
+            remeasure=args.remeasure and seed == seeds[0],
         )
         results.append(SeedResult.from_eval(seed, run.final, run.seconds))
         print(f"seed {seed}: {run.final.reference_line()}", flush=True)
@@ -389,10 +439,28 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     _positive("--images", args.images)
     _positive("--repeats", args.repeats)
-    model = load_checkpoint(args.checkpoint)[0] if args.checkpoint else None
     root = resolve_data_root(args.data_dir)
     verify(root)
-    result = run_bench(root, images=args.images, repeats=args.repeats, full=args.full, model=model)
+    if args.cpu_classes:
+        from mnist_model.bench.cpu_classes import (
+            DEFAULT_IMAGES,
+            cpu_classes_table,
+            run_cpu_classes,
+        )
+
+        if args.full or args.checkpoint:
+            raise MnistModelError("--cpu-classes measures training only: drop --full/--checkpoint")
+        try:
+            result = run_cpu_classes(root, args.images or DEFAULT_IMAGES, args.repeats)
+        except RuntimeError as exc:
+            raise MnistModelError(str(exc)) from None
+        atomic_write_json(args.out, result)
+        print(cpu_classes_table(result))
+        print(f"wrote {args.out}")
+        return 0
+    model = load_checkpoint(args.checkpoint)[0] if args.checkpoint else None
+    images = args.images or 15360
+    result = run_bench(root, images=images, repeats=args.repeats, full=args.full, model=model)
     atomic_write_json(args.out, result)
     print(bench_table(result))
     print(f"wrote {args.out}")

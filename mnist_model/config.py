@@ -12,7 +12,11 @@ seeds 3-5, in 30-33 s each (``mnist-model sweep --preset fast --seeds 0-5``). RE
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+PRECISION_CHOICES = ("auto", "bf16", "fp32")
+"""``auto`` measures which is faster on this machine (see ``mnist_model.arithmetic``)."""
+LAYOUT_CHOICES = ("auto", "channels_last", "contiguous")
 
 
 @dataclass(frozen=True)
@@ -60,10 +64,13 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0
     """torch intra-op threads; 0 keeps torch's default (one per core)."""
-    channels_last: bool = True
-    bf16_autocast: bool = True
-    """Run the training forward pass (and so its backward) under bfloat16 autocast; weights,
-    optimizer and evaluation stay float32."""
+    precision: str = field(default="auto", metadata={"choices": PRECISION_CHOICES})
+    """``bf16``: the training forward pass (and so its backward) under bfloat16 autocast;
+    weights, optimizer and evaluation stay float32. ``fp32``: float32 throughout. ``auto``:
+    whichever trains faster on this machine, measured once and cached (bf16 only where the
+    CPU has native BF16 units; on CUDA, bf16 where the GPU supports it)."""
+    layout: str = field(default="auto", metadata={"choices": LAYOUT_CHOICES})
+    """Memory format of the training activations; ``auto`` measures it with the precision."""
     eval_batch_size: int = 1000
 
     def __post_init__(self) -> None:
@@ -84,6 +91,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.augment_decay <= 1.0:
             raise ValueError(f"augment_decay must be in [0, 1], got {self.augment_decay}")
+        for name in ("precision", "layout"):
+            choices = self.__dataclass_fields__[name].metadata["choices"]
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
         if not 0.0 < self.warmup_fraction < 1.0:
             raise ValueError(f"warmup_fraction must be in (0, 1), got {self.warmup_fraction}")
 

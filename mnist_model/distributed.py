@@ -50,6 +50,16 @@ def sum_across_ranks(*tensors: torch.Tensor) -> None:
             dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
 
 
+def same_on_every_rank(value):
+    """Rank 0's ``value`` on every rank (e.g. the arithmetic: ranks that measured apart could
+    disagree, and DDP needs them to compute alike). Picklable values only."""
+    if world_size() == 1:
+        return value
+    holder = [value]
+    dist.broadcast_object_list(holder, src=0)
+    return holder[0]
+
+
 def sync_buffers(model: torch.nn.Module) -> None:
     """Give every rank rank 0's BatchNorm statistics (each rank saw only its slices)."""
     if world_size() > 1:

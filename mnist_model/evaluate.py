@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +22,9 @@ class EvalResult:
     correct: int
     total: int
     confusion: torch.Tensor
+    logits: torch.Tensor | None = field(default=None, compare=False, repr=False)
+    """The logits behind these metrics, when one process computed all of them (the
+    report reuses them instead of running the model again)."""
 
     @property
     def accuracy(self) -> float:
@@ -102,4 +105,6 @@ def evaluate(
         labels * NUM_CLASSES + predictions, minlength=NUM_CLASSES * NUM_CLASSES
     ).reshape(NUM_CLASSES, NUM_CLASSES)
     correct = int((predictions == labels).sum())
-    return EvalResult(loss=loss, correct=correct, total=len(labels), confusion=confusion)
+    return EvalResult(
+        loss=loss, correct=correct, total=len(labels), confusion=confusion, logits=logits
+    )

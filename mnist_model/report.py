@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from mnist_model.arithmetic import Arithmetic
 from mnist_model.atomic import atomic_write_text
 from mnist_model.data import normalize
 from mnist_model.evaluate import EvalResult, predict_logits
@@ -50,8 +51,10 @@ def build_report(
     """Write the pictures and report.md into ``out``; return their paths by name."""
     out.mkdir(parents=True, exist_ok=True)
     thresholds = per_class_thresholds()
-    inputs = normalize(test_images)
-    probabilities = predict_logits(model, inputs).softmax(1)
+    logits = result.logits
+    if logits is None or len(logits) != len(test_images):
+        logits = predict_logits(model, normalize(test_images))
+    probabilities = logits.softmax(1)
     paths = {
         "curves": plot_curves(history, out / "curves.png"),
         "misclassified": plot_misclassified(
@@ -66,6 +69,13 @@ def build_report(
     atomic_write_text(report, model_card(model, payload, history, result, thresholds))
     paths["report"] = report
     return paths
+
+
+def _arithmetic_line(raw: object) -> str:
+    try:
+        return Arithmetic.from_dict(raw).describe()
+    except ValueError:
+        return "not recorded"
 
 
 def _confused_pairs(confusion: torch.Tensor, top: int = 5) -> list[tuple[int, int, int]]:
@@ -103,6 +113,7 @@ def model_card(
         f"- epochs run: {len(history)}; training wall time: "
         + (f"{wall:.1f} s" if isinstance(wall, (int, float)) else "unknown"),
         f"- device: {payload.get('device', metrics.get('device', 'unknown'))}",
+        f"- arithmetic: {_arithmetic_line(metrics.get('arithmetic'))}",
         "- library versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
         "",
         "## Results on the 10,000 test images",

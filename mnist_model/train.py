@@ -14,7 +14,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -22,12 +22,14 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from mnist_model import distributed
+from mnist_model.arithmetic import Arithmetic, choose
 from mnist_model.augment import random_affine
 from mnist_model.config import ModelConfig, TrainConfig
 from mnist_model.data import normalize
 from mnist_model.errors import TrainingError
 from mnist_model.evaluate import EvalResult, evaluate
 from mnist_model.model import MnistNet
+from mnist_model.optim import NesterovSGD, one_cycle_lr
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ class TrainResult:
     """One dict per epoch: train/test loss and accuracy, learning rate, seconds."""
     final: EvalResult | None = None
     seconds: float = 0.0
+    arithmetic: Arithmetic | None = None
+    """The precision and layout the run trained in, and how they were chosen."""
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -51,28 +55,25 @@ def select_device(name: str = "auto") -> torch.device:
     return device
 
 
-def build_optimizer(
-    model: torch.nn.Module, config: TrainConfig, steps: int
-) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-    optimizer = torch.optim.SGD(
+def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> NesterovSGD:
+    return NesterovSGD(
         model.parameters(),
-        lr=config.lr,
         momentum=config.momentum,
-        nesterov=config.momentum > 0,
         weight_decay=config.weight_decay,
-        foreach=True,  # one multi-tensor update for all parameters: torch's CPU default loops
+        nesterov=config.momentum > 0,
     )
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer,
-        max_lr=config.lr,
-        total_steps=steps,
-        pct_start=config.warmup_fraction,
-        anneal_strategy="linear",
-        div_factor=config.initial_lr_divisor,
-        final_div_factor=config.final_lr_divisor,
-        cycle_momentum=False,
+
+
+def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
+    """The one-cycle schedule's value at 0-based ``step`` (defined for any step count)."""
+    return one_cycle_lr(
+        step,
+        total_steps,
+        peak=config.lr,
+        warmup_fraction=config.warmup_fraction,
+        initial_divisor=config.initial_lr_divisor,
+        final_divisor=config.final_lr_divisor,
     )
-    return optimizer, scheduler
 
 
 def train(
@@ -88,6 +89,7 @@ def train(
     on_epoch: Callable[[int, dict, TrainResult], None] | None = None,
     state_path: Path | None = None,
     resume: bool = False,
+    remeasure: bool = False,
 ) -> TrainResult:
     """Train a model on uint8 images and return it with per-epoch metrics.
 
@@ -96,45 +98,63 @@ def train(
     With ``state_path``, the complete training state (weights, optimizer, schedule, every
     RNG) is written atomically after each finished epoch; ``resume=True`` continues from
     that file, and on the CPU reaches exactly the metrics of an uninterrupted run.
+    ``precision``/``layout`` ``auto`` are resolved by ``arithmetic.choose`` (cached per
+    machine; ``remeasure=True`` measures again); a resumed run keeps its recorded choice.
     """
     device = torch.device(device)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
 
     images = normalize(train_images).to(device)
     labels = train_labels.to(device)
     test_inputs = normalize(test_images)  # once, not before every epoch's evaluation
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    model = MnistNet(model_config or ModelConfig()).to(device, memory_format=memory_format)
+    model_config = model_config or ModelConfig()
+    state = None
+    if resume:
+        if state_path is None:
+            raise TrainingError("resume needs the path of a training state")
+        state = read_training_state(state_path, config, model_config)
+        arithmetic = replace(state["arithmetic"], source="resumed")
+    else:
+        arithmetic = choose(
+            config.precision,
+            config.layout,
+            device,
+            images[: config.batch_size],
+            labels[: config.batch_size],
+            refresh=remeasure,
+        )
+        arithmetic = distributed.same_on_every_rank(arithmetic)
+    log.info("arithmetic: %s", arithmetic.describe())
+    memory_format = arithmetic.memory_format
+
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    model = MnistNet(model_config).to(device, memory_format=memory_format)
     steps_per_epoch = math.ceil(len(images) / config.batch_size)
-    optimizer, scheduler = build_optimizer(model, config, config.epochs * steps_per_epoch)
+    total_steps = config.epochs * steps_per_epoch
+    optimizer = build_optimizer(model, config)
     show = sys.stderr.isatty() if progress is None else progress
 
     # Under torchrun, DDP averages the gradients of the ranks' slices of each global batch.
     net = model
     if distributed.world_size() > 1:
-        if resume:
+        if resume:  # (checked after the state was read: a bad state file is reported first)
             raise TrainingError("--resume is not supported under torchrun; resume on one process")
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
 
-    result = TrainResult(model=model)
+    result = TrainResult(model=model, arithmetic=arithmetic)
     first_epoch = 1
-    if resume:
-        if state_path is None:
-            raise TrainingError("resume needs the path of a training state")
-        first_epoch = (
-            load_training_state(state_path, config, model, optimizer, scheduler, generator, result)
-            + 1
-        )
+    if state is not None:
+        first_epoch = restore_training_state(state, model, optimizer, generator, result)
+        first_epoch += 1
         log.info("resuming after epoch %d from %s", first_epoch - 1, state_path)
     start = time.perf_counter()
     for epoch in range(first_epoch, config.epochs + 1):
         epoch_start = time.perf_counter()
-        lr = scheduler.get_last_lr()[0]
+        lr = learning_rate(config, (epoch - 1) * steps_per_epoch, total_steps)
         model.train()
         order = torch.randperm(len(images), generator=generator).to(device)
         loss_sum = torch.zeros((), device=device)
@@ -149,7 +169,8 @@ def train(
         for step in bar:
             index = order[step * config.batch_size : (step + 1) * config.batch_size]
             mine = distributed.shard(len(index))  # everything when not distributed
-            done = ((epoch - 1) * steps_per_epoch + step) / (config.epochs * steps_per_epoch)
+            global_step = (epoch - 1) * steps_per_epoch + step
+            done = global_step / total_steps
             magnitude = 1.0 - config.augment_decay * done
             x = random_affine(
                 images[index],
@@ -159,7 +180,7 @@ def train(
                 max_scale=config.max_scale * magnitude,
             )[mine].contiguous(memory_format=memory_format)
             y = labels[index][mine]
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16_autocast):
+            with arithmetic.autocast(device):
                 logits = net(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
             if not torch.isfinite(loss):
@@ -167,10 +188,9 @@ def train(
                     f"non-finite loss ({loss.item()}) at epoch {epoch}, step {step + 1}: "
                     f"lower --lr (now {config.lr}) or check the data"
                 )
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
-            optimizer.step()
-            scheduler.step()
+            optimizer.step(learning_rate(config, global_step, total_steps))
             loss_sum += loss.detach() * len(y)
             correct += (logits.detach().argmax(1) == y).sum()
             if show and step % 20 == 0:
@@ -196,9 +216,7 @@ def train(
         result.final = test
         log.info("Epoch %d/%d %s", epoch, config.epochs, test.reference_line())
         if state_path is not None:
-            save_training_state(
-                state_path, config, epoch, model, optimizer, scheduler, generator, result.history
-            )
+            save_training_state(state_path, config, epoch, model, optimizer, generator, result)
         if on_epoch is not None:
             on_epoch(epoch, record, result)
     model.to(memory_format=torch.contiguous_format)  # the layout a loaded checkpoint has
@@ -208,7 +226,9 @@ def train(
     return result
 
 
-STATE_SCHEMA = 2  # 2: the pool-before-BatchNorm layout (see checkpoint.SCHEMA_VERSION)
+STATE_SCHEMA = 3
+"""2: the pool-before-BatchNorm layout (see checkpoint.SCHEMA_VERSION); 3: records the
+arithmetic the run chose, which --resume keeps, and mnist_model.optim's optimiser state."""
 
 
 def _evaluate_shard(model, images, labels, config) -> EvalResult:
@@ -221,7 +241,7 @@ def _evaluate_shard(model, images, labels, config) -> EvalResult:
     return distributed.reduce_eval(result)
 
 
-def save_training_state(path, config, epoch, model, optimizer, scheduler, generator, history):
+def save_training_state(path, config, epoch, model, optimizer, generator, result):
     """Everything needed to continue bit-exactly after ``epoch``; written atomically."""
     from mnist_model.atomic import atomic_path
 
@@ -229,20 +249,20 @@ def save_training_state(path, config, epoch, model, optimizer, scheduler, genera
         "schema_version": STATE_SCHEMA,
         "train_config": asdict(config),
         "model_config": asdict(model.config),
+        "arithmetic": result.arithmetic.to_dict(),
         "epoch": epoch,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
         "generator": generator.get_state(),
         "torch_rng": torch.get_rng_state(),
-        "history": history,
+        "history": result.history,
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
-def load_training_state(path, config, model, optimizer, scheduler, generator, result) -> int:
-    """Restore a saved state into the given objects; return the last finished epoch."""
+def read_training_state(path, config: TrainConfig, model_config: ModelConfig) -> dict:
+    """A saved state, checked against this run's configs; its ``arithmetic`` is parsed."""
     from mnist_model.checkpoint import CheckpointError
 
     path = Path(path)
@@ -257,14 +277,23 @@ def load_training_state(path, config, model, optimizer, scheduler, generator, re
         ) from None
     if not isinstance(state, dict) or state.get("schema_version") != STATE_SCHEMA:
         raise CheckpointError(f"--resume: {path} is not a training state this version reads")
-    if state["train_config"] != asdict(config) or state["model_config"] != asdict(model.config):
+    if state["train_config"] != asdict(config) or state["model_config"] != asdict(model_config):
         raise TrainingError(
             f"--resume: {path} was written by a run with a different config; "
             "resume with the same flags, or delete it to start over"
         )
+    try:
+        state["arithmetic"] = Arithmetic.from_dict(state.get("arithmetic"))
+    except ValueError as exc:
+        raise CheckpointError(f"--resume: {path} has no valid arithmetic ({exc})") from None
+    return state
+
+
+def restore_training_state(state, model, optimizer, generator, result) -> int:
+    """Load a state read by ``read_training_state`` into the given objects; return the last
+    finished epoch."""
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
     generator.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
     result.history.extend(state["history"])

@@ -3,7 +3,8 @@
     python scripts/tune_threads_batch.py [--images 15360] [--repeats 3]
         [--threads 1,2] [--batches 128,256,512] [--channels-last | --no-channels-last]
 
-The default TrainConfig's threads/batch_size/channels_last come from this table. Each
+The default TrainConfig's threads/batch_size come from this table (the layout is now
+measured per machine: TrainConfig.layout auto). Each
 repeat runs every candidate once, one after another, so the machine's minute-to-minute
 drift lands on all of them alike; the table shows each candidate's median.
 """
@@ -49,7 +50,7 @@ def main() -> None:
                 TrainConfig(epochs=1),
                 threads=threads,
                 batch_size=batch,
-                channels_last=channels_last,
+                layout="channels_last" if channels_last else "contiguous",
             )
             run = train(config, train_x, train_y, test_x, test_y, progress=False)
             rates[threads, batch, channels_last].append(

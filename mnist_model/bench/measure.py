@@ -41,10 +41,13 @@ def median_rate(run: Callable[[], int], repeats: int) -> float:
     return statistics.median(rates)
 
 
-def ours_trainer(train_xy, test_xy, images: int) -> Callable[[], float]:
+def ours_trainer(
+    train_xy, test_xy, images: int, config: TrainConfig | None = None
+) -> Callable[[], float]:
     """A callable that runs the real training loop (augmentation included) for one epoch
-    over the first ``images`` training images and returns that epoch's seconds."""
-    config = TrainConfig(epochs=1)
+    over the first ``images`` training images and returns that epoch's seconds.
+    ``config`` defaults to the default recipe, one epoch (its arithmetic ``auto``)."""
+    config = config or TrainConfig(epochs=1)
     sub_x, sub_y = train_xy[0][:images], train_xy[1][:images]
 
     def run() -> float:

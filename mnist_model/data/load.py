@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 
 from mnist_model.data.checksums import verify
-from mnist_model.data.idx import read_idx_header
-from mnist_model.data.layout import raw_dir
+from mnist_model.data.idx import parse_idx
+from mnist_model.data.layout import RAW_FILES, raw_dir
 from mnist_model.errors import DataError
 
 MNIST_MEAN = 0.1307
@@ -23,39 +24,36 @@ def load_split(
     train: bool,
     *,
     expected: Mapping[str, str] | None = None,
+    verified: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(images uint8 (N, 28, 28), labels int64 (N,))`` for the train or test split.
 
-    Files are MD5-verified first so training never runs on damaged data. torchvision does
-    the reading (one reader for the whole project). torchvision prefers a legacy
-    ``MNIST/processed/*.pt`` cache over the raw files, so such a cache is refused, and the
-    returned shapes are checked against the IDX headers.
+    The split's two files are MD5-verified first, so training never runs on damaged data,
+    then read by our IDX reader, which checks every header field and the exact length.
+    ``verified=True`` skips the MD5 check for a caller that has just run it (``acquire`` or
+    ``verify`` on the same root); the IDX structure is still checked.
+    Only the raw files are read (a legacy torchvision ``MNIST/processed`` cache is not).
+    ``torchvision.datasets.MNIST(root, download=False)`` reads the same folder to the same
+    tensors (tests/unit/test_data_load.py keeps that true); it is not used here because
+    importing torchvision costs about a second of every command.
     """
-    verify(root, expected)
-    processed = raw_dir(root).parent / "processed"
-    if all((processed / name).is_file() for name in ("training.pt", "test.pt")):
-        raise DataError(
-            f"{processed} holds a legacy torchvision cache that torchvision would read instead "
-            f"of the verified IDX files; delete that folder"
-        )
-    from torchvision.datasets import MNIST  # heavy import, only when loading
-
-    dataset = MNIST(os.fspath(root), train=train, download=False)
-    images, labels = dataset.data, dataset.targets
     prefix = "train" if train else "t10k"
-    count = read_idx_header(raw_dir(root) / f"{prefix}-labels-idx1-ubyte").shape[0]
-    if (
-        images.dtype != torch.uint8
-        or tuple(images.shape) != (count, 28, 28)
-        or labels.dtype != torch.int64
-        or tuple(labels.shape) != (count,)
-    ):
+    image_name, label_name = f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
+    table = RAW_FILES if expected is None else expected
+    if not verified:
+        verify(root, {name: table[name] for name in (image_name, label_name) if name in table})
+    folder = raw_dir(root)
+    images = parse_idx(folder / image_name, item_shape=(28, 28))
+    labels = parse_idx(folder / label_name, ndim=1)
+    if images.dtype != np.uint8 or labels.dtype != np.uint8 or len(images) != len(labels):
         raise DataError(
-            f"torchvision returned {tuple(images.shape)} {images.dtype} images / "
-            f"{tuple(labels.shape)} {labels.dtype} labels for {raw_dir(root)}, expected {count} "
-            f"examples"
+            f"{folder}: {prefix} images {images.shape} {images.dtype} and labels "
+            f"{labels.shape} {labels.dtype} are not one uint8 split"
         )
-    return images, labels
+    if len(labels) and int(labels.max()) > 9:
+        raise DataError(f"{folder / label_name}: label {int(labels.max())} is not a digit")
+    # copy: the parsed arrays view immutable bytes, which torch.from_numpy would warn about
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:

@@ -37,6 +37,10 @@ INVALID_TRAIN = [
     ("warmup_fraction", 0.0),
     ("warmup_fraction", 1.0),
     ("warmup_fraction", 1.5),
+    ("precision", "fp16"),
+    ("precision", "BF16"),
+    ("layout", "nhwc"),
+    ("layout", ""),
 ]
 
 
@@ -71,8 +75,10 @@ def test_configs_are_frozen(config) -> None:
         setattr(config, name, getattr(config, name))
 
 
-def _other_value(value):
+def _other_value(value, field: dataclasses.Field | None = None):
     """A valid non-default value of the same type, to prove the flag is wired through."""
+    if field is not None and "choices" in field.metadata:
+        return next(choice for choice in field.metadata["choices"] if choice != value)
     if isinstance(value, bool):
         return not value
     if isinstance(value, int):
@@ -104,13 +110,26 @@ def test_the_fast_preset_differs_from_the_default() -> None:
 @pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(TrainConfig)])
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_train_config_field_has_a_cli_flag_that_overrides_the_preset(field, preset) -> None:
-    value = _other_value(getattr(PRESETS[preset], field))
+    spec = {f.name: f for f in dataclasses.fields(TrainConfig)}[field]
+    value = _other_value(getattr(PRESETS[preset], field), spec)
     args = build_parser().parse_args(["train", "--preset", preset, *_flag_args(field, value)])
     config = _train_config(args)
     assert getattr(config, field) == value
     assert type(getattr(config, field)) is type(value)
     others = {f.name for f in dataclasses.fields(TrainConfig)} - {field}
     assert all(getattr(config, name) == getattr(PRESETS[preset], name) for name in others)
+
+
+@pytest.mark.parametrize("flag", ["--precision", "--layout"])
+def test_an_unknown_arithmetic_is_a_usage_error_listing_the_choices(flag, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["train", flag, "fp16"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'fp16'" in capsys.readouterr().err
+
+
+def test_the_arithmetic_is_chosen_per_machine_by_default() -> None:
+    assert TrainConfig().precision == "auto" and TrainConfig().layout == "auto"
 
 
 def test_an_unknown_preset_is_a_usage_error(capsys) -> None:

@@ -6,6 +6,7 @@ Nothing here learns anything (the images are noise); real learning is an integra
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -75,9 +76,9 @@ def test_asking_for_cuda_without_cuda_is_a_clear_error(monkeypatch) -> None:
         select_device("cuda")
 
 
-@pytest.mark.parametrize("bf16", [False, True], ids=["float32", "bf16_autocast"])
-def test_bf16_autocast_sets_the_training_forward_precision_only(
-    tiny_dataset, bf16, monkeypatch
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_precision_sets_the_training_forward_precision_only(
+    tiny_dataset, precision, monkeypatch
 ) -> None:
     x, y = tiny_dataset
     training_dtypes = set()
@@ -90,14 +91,97 @@ def test_bf16_autocast_sets_the_training_forward_precision_only(
         return logits
 
     monkeypatch.setattr(MnistNet, "forward", spy)
-    run = train(dataclasses.replace(TINY, bf16_autocast=bf16), x, y, x[:4], y[:4])
-    assert training_dtypes == {torch.bfloat16 if bf16 else torch.float32}
+    run = train(dataclasses.replace(TINY, precision=precision), x, y, x[:4], y[:4])
+    assert training_dtypes == {torch.bfloat16 if precision == "bf16" else torch.float32}
+    assert run.arithmetic.precision == precision
     weights = [t for t in run.model.state_dict().values() if t.is_floating_point()]
     assert all(t.dtype == torch.float32 for t in weights)
 
 
-def test_bf16_autocast_training_is_reproducible(tiny_dataset) -> None:
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("layout", ["channels_last", "contiguous"])
+def test_each_arithmetic_is_reproducible(tiny_dataset, precision, layout) -> None:
     x, y = tiny_dataset
-    config = dataclasses.replace(TINY, bf16_autocast=True)
+    config = dataclasses.replace(TINY, precision=precision, layout=layout)
     first, second = (train(config, x, y, x[:4], y[:4]).model.state_dict() for _ in range(2))
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_auto_reproduces_the_arithmetic_it_chose(tiny_dataset, tmp_path, monkeypatch) -> None:
+    """The same seed and the same chosen arithmetic give identical weights; measuring (which
+    builds and steps models of its own) does not move the run's random numbers."""
+    monkeypatch.setenv("MNIST_MODEL_CACHE", str(tmp_path))
+    x, y = tiny_dataset
+    measured = train(dataclasses.replace(TINY, precision="auto", layout="auto"), x, y, x[:4], y[:4])
+    assert measured.arithmetic.source == "measured"
+    chosen = measured.arithmetic
+    explicit = train(
+        dataclasses.replace(TINY, precision=chosen.precision, layout=chosen.layout),
+        x,
+        y,
+        x[:4],
+        y[:4],
+    )
+    assert explicit.arithmetic.source == "explicit"
+    first, second = measured.model.state_dict(), explicit.model.state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_resume_keeps_the_recorded_arithmetic_whatever_auto_would_pick_now(
+    tiny_dataset, tmp_path, monkeypatch
+) -> None:
+    """A run interrupted after epoch 1 and resumed after this machine's cached choice
+    changed still finishes in the arithmetic it started with, bit for bit."""
+    from mnist_model import arithmetic
+
+    monkeypatch.setenv(arithmetic.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    x, y = tiny_dataset
+    config = dataclasses.replace(TINY, precision="auto", layout="auto")
+    whole = train(config, x, y, x[:4], y[:4])
+    started = whole.arithmetic
+
+    def stop_after_first(epoch, record, run):
+        if epoch == 1:
+            raise _Stop
+
+    state = tmp_path / "state.pt"
+    with pytest.raises(_Stop):
+        train(config, x, y, x[:4], y[:4], state_path=state, on_epoch=stop_after_first)
+    # Now make auto pick something else on this machine.
+    other = "fp32" if started.precision == "bf16" else "bf16"
+    cache = arithmetic.cache_path()
+    entries = json.loads(cache.read_text())["entries"]
+    for entry in entries.values():
+        entry["precision"] = other
+    cache.write_text(json.dumps({"schema": arithmetic.CACHE_SCHEMA, "entries": entries}))
+    assert train(config, x, y, x[:4], y[:4]).arithmetic.precision == other
+
+    resumed = train(config, x, y, x[:4], y[:4], state_path=state, resume=True)
+    assert resumed.arithmetic.name == started.name and resumed.arithmetic.source == "resumed"
+    first, second = whole.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    for key in ("train_loss", "test_loss", "lr"):
+        assert [r[key] for r in resumed.history] == [r[key] for r in whole.history]
+
+
+def test_a_state_without_a_valid_arithmetic_is_refused(tiny_dataset, tmp_path) -> None:
+    from mnist_model.checkpoint import CheckpointError
+
+    x, y = tiny_dataset
+    state = tmp_path / "state.pt"
+    config = dataclasses.replace(TINY, precision="fp32", layout="contiguous")
+
+    def stop(epoch, record, run):
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        train(config, x, y, x[:4], y[:4], state_path=state, on_epoch=stop)
+    saved = torch.load(state, weights_only=True)
+    saved["arithmetic"] = {"precision": "fp8", "layout": "contiguous"}
+    torch.save(saved, state)
+    with pytest.raises(CheckpointError, match="no valid arithmetic"):
+        train(config, x, y, x[:4], y[:4], state_path=state, resume=True)
