@@ -1,6 +1,6 @@
 """Suite-wide pytest setup: options, hypothesis profiles, RNG/thread hygiene, shared fixtures.
 
-Lives at the repository root so ``--checkpoint`` is known however pytest is started.
+The acceptance options are a plugin of the package (mnist_model/pytest_plugin.py).
 """
 
 from __future__ import annotations
@@ -39,31 +39,12 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
-# --- options ----------------------------------------------------------------------------
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--checkpoint",
-        action="store",
-        default=None,
-        metavar="PATH",
-        help="acceptance tests: judge this checkpoint instead of training the default recipe",
-    )
-    parser.addoption(
-        "--seeds",
-        action="store",
-        type=int,
-        default=0,
-        metavar="N",
-        help="acceptance multi-seed mode: train seeds 0..N-1 (one test each; use -n 2 to "
-        "run them in parallel) and check every seed and their mean",
-    )
-    parser.addoption(
-        "--seeds-out",
-        action="store",
-        default=".acceptance-seeds",
-        metavar="DIR",
-        help="where the multi-seed mode writes seed*.json and sweep.json",
-    )
+# --- options ---------------------------------------------------------------------------
+# --checkpoint, --seeds and --seeds-out come from mnist_model.pytest_plugin, which the
+# package registers as a pytest11 entry point (so pytest knows them before it reads the
+# command line). Named here as well for a checkout run without installing the package;
+# pytest loads a plugin once under that name.
+pytest_plugins = ("mnist_model.pytest_plugin",)
 
 
 _OWN_CACHE = pytest.StashKey[str]()

@@ -398,6 +398,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from mnist_model.data import load_split, resolve_data_root
 
+    if args.out.exists() and not args.out.is_dir():
+        raise MnistModelError(f"--out {args.out} exists and is not a folder")
+
     test_xy = load_split(resolve_data_root(args.data_dir), train=False)
     for name, path in _write_report(args.out, args.checkpoint, test_xy).items():
         print(f"wrote {name}: {path}")

@@ -12,11 +12,17 @@ seeds 3-5, in 30-33 s each (``mnist-model sweep --preset fast --seeds 0-5``). RE
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from math import isfinite
 
 PRECISION_CHOICES = ("auto", "bf16", "fp32")
 """``auto`` measures which is faster on this machine (see ``mnist_model.arithmetic``)."""
 LAYOUT_CHOICES = ("auto", "channels_last", "contiguous")
+
+
+def _is_int(value: object) -> bool:
+    """An int proper: 2.0 and True compare equal to integers but build no layer."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -34,10 +40,12 @@ class ModelConfig:
         widths = (self.stem_channels, *self.stage1_channels, *self.stage2_channels)
         if not self.stage1_channels or not self.stage2_channels:
             raise ValueError("stage1_channels and stage2_channels need at least one width")
-        if any(int(w) != w or w < 1 for w in widths):
+        if not all(_is_int(w) and w >= 1 for w in widths):
             raise ValueError(f"channel widths must be positive integers, got {widths}")
-        if self.stem_kernel < 1 or self.stem_kernel % 2 == 0:
+        if not _is_int(self.stem_kernel) or self.stem_kernel < 1 or self.stem_kernel % 2 == 0:
             raise ValueError(f"stem_kernel must be a positive odd integer, got {self.stem_kernel}")
+        if not _is_int(self.num_classes) or self.num_classes < 2:
+            raise ValueError(f"num_classes must be an integer >= 2, got {self.num_classes}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
@@ -74,7 +82,24 @@ class TrainConfig:
     eval_batch_size: int = 1000
 
     def __post_init__(self) -> None:
-        positive = ("epochs", "batch_size", "lr", "eval_batch_size")
+        for spec in fields(self):
+            value, default = getattr(self, spec.name), spec.default
+            if isinstance(default, bool) and not isinstance(value, bool):
+                raise ValueError(f"{spec.name} must be True or False, got {value!r}")
+            if _is_int(default) and not _is_int(value):
+                raise ValueError(f"{spec.name} must be an integer, got {value!r}")
+            if isinstance(default, float) and not (
+                isinstance(value, int | float) and not isinstance(value, bool) and isfinite(value)
+            ):
+                raise ValueError(f"{spec.name} must be a finite number, got {value!r}")
+        positive = (
+            "epochs",
+            "batch_size",
+            "lr",
+            "eval_batch_size",
+            "initial_lr_divisor",
+            "final_lr_divisor",
+        )
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -89,6 +114,12 @@ class TrainConfig:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.label_smoothing <= 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1], got {self.label_smoothing}")
+        if not self.max_scale < 1.0:  # a scale factor of 1 - max_scale must stay positive
+            raise ValueError(f"max_scale must be < 1, got {self.max_scale}")
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
         if not 0.0 <= self.augment_decay <= 1.0:
             raise ValueError(f"augment_decay must be in [0, 1], got {self.augment_decay}")
         for name in ("precision", "layout"):

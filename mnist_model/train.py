@@ -49,9 +49,20 @@ def select_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA when present, else the CPU; nothing requires CUDA."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise TrainingError(
+            f"--device {name!r} is not a device (use auto, cpu, cuda or cuda:N)"
+        ) from None
+    if device.type not in ("cpu", "cuda"):
+        raise TrainingError(f"--device {name!r}: this project trains on cpu or cuda only")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise TrainingError(f"--device {name} asked for CUDA but no CUDA device is available")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise TrainingError(
+            f"--device {name}: there are only {torch.cuda.device_count()} CUDA devices"
+        )
     return device
 
 
@@ -74,6 +85,28 @@ def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
         initial_divisor=config.initial_lr_divisor,
         final_divisor=config.final_lr_divisor,
     )
+
+
+def check_split(name: str, images, labels, num_classes: int) -> None:
+    """A ValueError naming what is wrong, before anything is trained on it."""
+    if not isinstance(images, torch.Tensor) or not isinstance(labels, torch.Tensor):
+        raise ValueError(f"{name} images and labels must be tensors")
+    if images.dtype != torch.uint8 or tuple(images.shape[-2:]) != (28, 28):
+        raise ValueError(
+            f"{name} images must be uint8 (N, 28, 28), got {images.dtype} {tuple(images.shape)}"
+        )
+    if labels.dim() != 1 or labels.dtype.is_floating_point or labels.dtype == torch.bool:
+        raise ValueError(
+            f"{name} labels must be a 1-D integer tensor, got {labels.dtype} {tuple(labels.shape)}"
+        )
+    if len(images) != len(labels) or len(labels) == 0:
+        raise ValueError(
+            f"{name} split needs as many labels as images (> 0), got {len(images)} and "
+            f"{len(labels)}"
+        )
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= num_classes:
+        raise ValueError(f"{name} labels must be in 0..{num_classes - 1}, got {low}..{high}")
 
 
 def train(
@@ -102,13 +135,15 @@ def train(
     machine; ``remeasure=True`` measures again); a resumed run keeps its recorded choice.
     """
     device = torch.device(device)
+    model_config = model_config or ModelConfig()
+    check_split("training", train_images, train_labels, model_config.num_classes)
+    check_split("test", test_images, test_labels, model_config.num_classes)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
 
     images = normalize(train_images).to(device)
     labels = train_labels.to(device)
     test_inputs = normalize(test_images)  # once, not before every epoch's evaluation
-    model_config = model_config or ModelConfig()
     state = None
     if resume:
         if state_path is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -152,3 +153,22 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     terminalreporter.write_sep("=", "acceptance: per-class results")
     for line in ([table] if table else []) + notes:
         terminalreporter.write_line(line)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:  # GitHub Actions shows this file on the run's page
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(step_summary(terminalreporter.stats, table, notes))
+
+
+def step_summary(stats: dict, table: str | None, notes: list[str]) -> str:
+    """Markdown for the CI job summary: the verdict, each failed check, the table."""
+    passed, failed = len(stats.get("passed", [])), len(stats.get("failed", []))
+    failed += len(stats.get("error", []))
+    verdict = "PASSED" if failed == 0 and passed else "FAILED"
+    lines = [f"## Acceptance: {verdict} ({passed} passed, {failed} failed)", ""]
+    for report in stats.get("failed", []) + stats.get("error", []):
+        message = report.longreprtext.strip().splitlines()
+        lines.append(f"- FAILED `{report.nodeid}`: {message[-1] if message else ''}")
+    if table:
+        lines += ["", "```", table, "```"]
+    lines += [f"- {note}" for note in notes]
+    return "\n".join(lines) + "\n\n"

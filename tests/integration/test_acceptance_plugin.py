@@ -1,0 +1,88 @@
+"""The acceptance suite takes the model under judgement however the user spells it:
+``--checkpoint PATH`` or ``--checkpoint=PATH``, from the repository root or from any
+other folder, with the file inside or outside the repository. Each run is a real pytest
+subprocess on tests/acceptance/test_accuracy.py; the checkpoint is an untrained model,
+so the run must fail, and its table must show that this very file was judged."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_model.checkpoint import load_checkpoint, save_checkpoint
+from mnist_model.evaluate import evaluate
+from mnist_model.model import MnistNet
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+SUITE = REPO / "tests" / "acceptance" / "test_accuracy.py"
+
+
+@pytest.fixture(scope="module")
+def untrained(tmp_path_factory, mnist_splits):
+    """(path outside the repository, path inside it, its correct count on the test set)."""
+    torch.manual_seed(0)
+    outside = tmp_path_factory.mktemp("judged") / "model.pt"
+    save_checkpoint(outside, MnistNet(), train_config={}, metrics={}, data_md5={})
+    inside = REPO / ".acceptance-seeds" / "plugin-test-model.pt"  # a git-ignored folder
+    inside.parent.mkdir(exist_ok=True)
+    inside.write_bytes(outside.read_bytes())
+    correct = evaluate(load_checkpoint(outside)[0], *mnist_splits["test"]).correct
+    yield outside, inside, correct
+    inside.unlink()
+
+
+def judge(cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-m", "acceptance", "-p", "no:cacheprovider", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+# Every pair of (spelling, where it runs, where the file is) in four runs. The first is
+# the spelling of the README and CI (no test path: the whole suite is collected); the
+# others name the acceptance file, which is quicker.
+CASES = [
+    ("separate", "repo_root", "outside", False),
+    ("equals", "repo_root", "inside", True),
+    ("separate", "elsewhere", "inside", True),
+    ("equals", "elsewhere", "outside", True),
+]
+
+
+@pytest.mark.parametrize(
+    ("spelling", "where", "location", "name_the_suite"),
+    CASES,
+    ids=["-".join(case[:3]) for case in CASES],
+)
+def test_checkpoint_option_in_every_spelling(
+    untrained, tmp_path, spelling, where, location, name_the_suite
+):
+    outside, inside, correct = untrained
+    cwd = REPO if where == "repo_root" else tmp_path
+    target = outside if location == "outside" else inside
+    given = os.path.relpath(target, cwd)  # relative to wherever the command runs
+    option = ["--checkpoint", given] if spelling == "separate" else [f"--checkpoint={given}"]
+    suite = [os.path.relpath(SUITE, cwd)] if name_the_suite else []
+    summary = tmp_path / "step_summary.md"  # as GitHub Actions sets it
+    proc = judge(cwd, *option, *suite, env={"GITHUB_STEP_SUMMARY": str(summary)})
+    output = proc.stdout + proc.stderr
+    assert "unrecognized arguments" not in output, output
+    assert proc.returncode == 1, output  # an untrained model fails the bar...
+    assert f"model: checkpoint {given}" in output, output  # ...and it was this one
+    assert f"overall: {correct}/10000" in output, output
+    # The CI job summary: the verdict, each failed check, the per-class table.
+    text = summary.read_text()
+    assert text.startswith("## Acceptance: FAILED (")
+    assert "- FAILED `tests/acceptance/test_accuracy.py::test_overall_accuracy`" in text
+    assert f"overall: {correct}/10000" in text and "most confused with" in text
