@@ -6,8 +6,11 @@ of training loop, the spread being this machine's drift (``mnist-model sweep --s
 0-2``); with one thread per seed, seeds 0-4 end at 99.42/99.52/99.46/99.44/99.51 %, mean
 99.470 % +- 0.044 (``pytest -m acceptance --seeds 5 -n 2``). The ``fast`` preset (10
 epochs, peak lr 0.3) ends at 99.41/99.38/99.44 % on seeds 0-2 and 99.40/99.41/99.38 % on
-seeds 3-5, in 30-33 s each (``mnist-model sweep --preset fast --seeds 0-5``). README
-"Results" has every figure with its command.
+seeds 3-5, in 30-33 s each (``mnist-model sweep --preset fast --seeds 0-5``). These are
+the bf16 autocast figures, the arithmetic ``auto`` picks on this CPU (native AVX-512
+BF16); in float32, which ``auto`` picks on CPUs without native BF16, seeds 0/1/2 end at
+99.45/99.41/99.51 % (mean 99.457 %, ``mnist-model sweep --seeds 0-2 --precision fp32``).
+README "Results" has every figure with its command.
 """
 
 from __future__ import annotations
