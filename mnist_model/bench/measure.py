@@ -18,6 +18,7 @@ from mnist_model.bench.reference import (
     REFERENCE_BATCH,
     REFERENCE_EPOCHS,
     ReferenceNet,
+    reference_dataset,
     reference_loader,
     reference_optimizer,
 )
@@ -31,16 +32,6 @@ from mnist_model.train import train
 TARGET = 0.994
 
 
-def median_rate(run: Callable[[], int], repeats: int) -> float:
-    """Median items/second of ``run`` (which returns how many items it processed)."""
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        items = run()
-        rates.append(items / (time.perf_counter() - start))
-    return statistics.median(rates)
-
-
 def ours_trainer(
     train_xy, test_xy, images: int, config: TrainConfig | None = None
 ) -> Callable[[], float]:
@@ -52,27 +43,26 @@ def ours_trainer(
 
     def run() -> float:
         result = train(config, sub_x, sub_y, test_xy[0][:100], test_xy[1][:100], progress=False)
+        run.last = result  # what the last call trained, for callers that check it
         return result.history[0]["train_seconds"]
 
     return run
 
 
-def ours_train_rate(train_xy, test_xy, images: int, repeats: int) -> float:
-    """Images/s of the real training loop, timed inside it (the test pass excluded)."""
-    run = ours_trainer(train_xy, test_xy, images)
-    return statistics.median(images / run() for _ in range(repeats))
-
-
 def reference_trainer(root: str, images: int) -> Callable[[], int]:
     """A callable that runs the reference recipe (per-sample DataLoader, batch 64, SGD)
-    until it has trained on ``images`` images; returns how many it saw."""
+    until it has trained on ``images`` images; returns how many it saw. The dataset is
+    read once, here, as the reference reads it once per run: each call pays what an epoch
+    pays (the DataLoader's per-sample transforms), like ``ours_trainer``'s, which times
+    its epoch loop and not the run's set-up."""
     torch.manual_seed(0)
     model = ReferenceNet().train()
     optimizer = reference_optimizer(model)
+    dataset = reference_dataset(root, train=True)
 
     def run() -> int:
         seen = 0
-        for x, y in reference_loader(root, True, REFERENCE_BATCH, seed=0):
+        for x, y in reference_loader(dataset, REFERENCE_BATCH, seed=0):
             optimizer.zero_grad()
             F.nll_loss(model(x), y).backward()
             optimizer.step()
@@ -84,9 +74,18 @@ def reference_trainer(root: str, images: int) -> Callable[[], int]:
     return run
 
 
-def reference_train_rate(root: str, images: int, repeats: int) -> float:
-    """Images/s of the reference recipe, DataLoader included."""
-    return median_rate(reference_trainer(root, images), repeats)
+def train_rates(train_xy, test_xy, root: str, images: int, repeats: int) -> dict[str, float]:
+    """Median training images/s of ours and the reference, the two taking turns in every
+    repeat (so a machine that slows down mid-run slows both), each over the same number
+    of images and the same scope: one epoch's loop, set-up excluded."""
+    ours, reference = ours_trainer(train_xy, test_xy, images), reference_trainer(root, images)
+    samples: dict[str, list[float]] = {"ours": [], "reference": []}
+    for _ in range(repeats):
+        samples["ours"].append(images / ours())
+        start = time.perf_counter()
+        seen = reference()
+        samples["reference"].append(seen / (time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def ours_time_to_accuracy(train_xy, test_xy, config: TrainConfig) -> dict:
@@ -112,9 +111,10 @@ def reference_time_to_accuracy(root: str, test_xy) -> dict:
     model = ReferenceNet()
     optimizer = reference_optimizer(model)
     start, reached, accuracy = time.perf_counter(), None, 0.0
+    dataset = reference_dataset(root, train=True)
     for epoch in range(REFERENCE_EPOCHS):
         model.train()
-        for x, y in reference_loader(root, True, REFERENCE_BATCH, seed=epoch):
+        for x, y in reference_loader(dataset, REFERENCE_BATCH, seed=epoch):
             optimizer.zero_grad()
             F.nll_loss(model(x), y).backward()
             optimizer.step()
@@ -156,7 +156,9 @@ def inference_rates(model: MnistNet, test_x: torch.Tensor, batch_sizes, repeats:
         try:
             for batch in batch_sizes:
                 x = inputs[:batch].contiguous()
-                calls = max(1, 2000 // batch)
+                # at least 10 calls and 4,000 images a sample: 2 calls of batch 1,000
+                # gave ratios that moved by tenths between runs
+                calls = max(10, 4000 // batch)
                 for net, count in candidates.values():  # warm-up
                     torch.set_num_threads(count)
                     for _ in range(3):

@@ -50,17 +50,21 @@ class ReferenceNet(nn.Module):
         return F.log_softmax(self.features(x).flatten(1), dim=1)
 
 
-def reference_loader(root: str, train: bool, batch_size: int, seed: int):
-    """torchvision's per-sample pipeline, exactly as the reference uses it."""
+def reference_dataset(root: str, train: bool):
+    """torchvision's MNIST with the reference's per-sample transforms (read once a run)."""
     from torchvision import datasets, transforms
 
     transform = transforms.Compose(
         [transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))]
     )
-    dataset = datasets.MNIST(root, train=train, download=False, transform=transform)
+    return datasets.MNIST(root, train=train, download=False, transform=transform)
+
+
+def reference_loader(dataset, batch_size: int, seed: int):
+    """The reference's per-sample DataLoader over ``dataset``, one epoch's worth."""
     generator = torch.Generator().manual_seed(seed)
     return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=train, generator=generator
+        dataset, batch_size=batch_size, shuffle=dataset.train, generator=generator
     )
 
 

@@ -25,8 +25,8 @@ def run_bench(
 ) -> dict:
     train_xy = load_split(root, train=True)
     test_xy = load_split(root, train=False)
-    ours = measure.ours_train_rate(train_xy, test_xy, images, repeats)
-    reference = measure.reference_train_rate(os.fspath(root), images, repeats)
+    rates = measure.train_rates(train_xy, test_xy, os.fspath(root), images, repeats)
+    ours, reference = rates["ours"], rates["reference"]
     result = {
         "threads": torch.get_num_threads(),
         "train_images_per_second": {

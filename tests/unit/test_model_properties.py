@@ -26,9 +26,6 @@ TOLERANCES = {
 changes: convolution kernels pick different blocking per batch size, so float32 sums
 are reordered; that rounding is all that may differ."""
 
-SOFTMAX_SUM_ATOL = {torch.float32: 1e-5, torch.float64: 1e-12}
-"""|sum(softmax(row)) - 1| allowed per dtype."""
-
 batch_sizes = st.integers(min_value=1, max_value=256)
 dtypes = st.sampled_from([torch.float32, torch.float64])
 layouts = st.sampled_from([torch.contiguous_format, torch.channels_last])
@@ -60,15 +57,15 @@ def make_batch(n: int, dtype: torch.dtype, layout: torch.memory_format, seed: in
 
 
 @given(n=batch_sizes, dtype=dtypes, layout=layouts, seed=seeds)
-def test_output_shape_finite_and_softmax_normalised(models, n, dtype, layout, seed) -> None:
+def test_output_shape_dtype_and_finite(models, n, dtype, layout, seed) -> None:
     x = make_batch(n, dtype, layout, seed)
     with torch.no_grad():
         logits = models[dtype](x)
     assert logits.shape == (n, NUM_CLASSES)
     assert logits.dtype == dtype
     assert torch.isfinite(logits).all()
-    sums = torch.softmax(logits, dim=1).sum(dim=1)
-    torch.testing.assert_close(sums, torch.ones_like(sums), atol=SOFTMAX_SUM_ATOL[dtype], rtol=0)
+    # (Rows of softmax summing to one was checked here: a property of torch.softmax,
+    # which no change to the model could break.)
 
 
 @given(

@@ -1,0 +1,42 @@
+"""The promise, pinned outside the file that carries it.
+
+``mnist_model/thresholds.json`` is what the acceptance suite and the report read. A
+commit that lowered a number there would turn every gate green; these floors are the
+project's promise (README), so such a commit fails here instead. Raising a threshold in
+the file stays a one-file change."""
+
+from __future__ import annotations
+
+from mnist_model.report import acceptance_thresholds
+
+PROMISE = {
+    "test_set_size": 10_000,  # the full MNIST test set, exactly
+    "overall_accuracy": 0.994,  # at least
+    "per_class": 0.985,  # at least, every digit
+    "parameter_budget": 8_000,  # fewer than this, at most
+    "multiseed_mean_accuracy": 0.9945,  # at least
+}
+
+
+def test_the_whole_test_set_is_judged() -> None:
+    assert acceptance_thresholds()["test_set_size"] == PROMISE["test_set_size"]
+
+
+def test_the_overall_bar_is_not_below_the_promise() -> None:
+    assert acceptance_thresholds()["overall_accuracy"] >= PROMISE["overall_accuracy"]
+
+
+def test_every_digit_has_a_bar_not_below_the_promise() -> None:
+    per_class = acceptance_thresholds()["per_class"]
+    assert sorted(per_class) == [str(digit) for digit in range(10)]
+    low = {digit: bar for digit, bar in per_class.items() if not bar >= PROMISE["per_class"]}
+    assert not low, f"per-class bars below {PROMISE['per_class']}: {low}"
+
+
+def test_the_parameter_budget_is_not_above_the_promise() -> None:
+    assert acceptance_thresholds()["parameter_budget"] <= PROMISE["parameter_budget"]
+
+
+def test_the_multiseed_mean_bar_is_not_below_the_promise() -> None:
+    bar = acceptance_thresholds()["multiseed_mean_accuracy"]
+    assert bar >= PROMISE["multiseed_mean_accuracy"]
