@@ -329,3 +329,13 @@ def test_bench_refuses_bad_arguments_in_one_line(argv, tmp_path) -> None:
     code, _, err = run([*argv, "--out", str(tmp_path / "bench.json")])
     assert_one_line_error(code, err)
     assert not (tmp_path / "bench.json").exists()
+
+
+def test_a_small_valid_bench_finishes_with_its_json(tmp_path, tiny_checkpoint) -> None:
+    out = tmp_path / "bench.json"
+    argv = ["bench", "--images", "64", "--repeats", "1", "--checkpoint", str(tiny_checkpoint)]
+    code, stdout, err = run([*argv, "--out", str(out)])
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    assert result["train_images_per_second"]["ours"] > 0
+    assert all(a["same_predictions"] for a in result["inference"]["agreement"].values())
