@@ -331,6 +331,7 @@ def test_bench_refuses_bad_arguments_in_one_line(argv, tmp_path) -> None:
     assert not (tmp_path / "bench.json").exists()
 
 
+@pytest.mark.benchmark  # about 30 s of timing loops: with the benchmarks, not the default run
 def test_a_small_valid_bench_finishes_with_its_json(tmp_path, tiny_checkpoint) -> None:
     out = tmp_path / "bench.json"
     argv = ["bench", "--images", "64", "--repeats", "1", "--checkpoint", str(tiny_checkpoint)]
