@@ -125,7 +125,12 @@ def cache_path() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME", "")
     if xdg and os.path.isabs(xdg):
         return Path(xdg) / "mnist-model" / CACHE_NAME
-    return Path.home() / ".cache" / "mnist-model" / CACHE_NAME
+    try:
+        return Path.home() / ".cache" / "mnist-model" / CACHE_NAME
+    except (RuntimeError, KeyError):  # no HOME and no passwd entry: a cache is optional
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / "mnist-model" / CACHE_NAME
 
 
 def _cpu_model() -> str:

@@ -197,6 +197,19 @@ def test_the_cache_location_follows_the_environment(tmp_path, monkeypatch) -> No
     assert arithmetic.cache_path() == tmp_path / "x" / arithmetic.CACHE_NAME
 
 
+def test_without_a_home_folder_the_cache_falls_back_to_the_temp_folder(monkeypatch) -> None:
+    import tempfile
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    for name in (arithmetic.CACHE_ENV_VAR, "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(arithmetic.Path, "home", staticmethod(no_home))
+    expected = arithmetic.Path(tempfile.gettempdir()) / "mnist-model" / arithmetic.CACHE_NAME
+    assert arithmetic.cache_path() == expected
+
+
 def test_the_real_measurement_times_every_candidate_and_leaves_the_rng_alone() -> None:
     inputs = torch.randn(32, 1, 28, 28)
     labels = torch.randint(0, 10, (32,))
