@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,27 +56,19 @@ def measure_class(root: str, images: int, repeats: int) -> dict:
     )
     measuring = time.perf_counter() - start
 
-    def ours(precision: str, layout: str):
-        config = TrainConfig(epochs=1, precision=precision, layout=layout)
-        return measure.ours_trainer(train_xy, test_xy, images, config)
-
-    trainers = {name: ours(*name.split("/")) for name in FIXED}
-    trainers["auto"] = ours("auto", "auto")  # reads the choice made above from the cache
-    reference = measure.reference_trainer(root, images)
-    samples: dict[str, list[float]] = {name: [] for name in (*trainers, "reference")}
-    for _ in range(repeats):
-        for name, run in trainers.items():
-            samples[name].append(images / run())
-        start = time.perf_counter()
-        seen = reference()
-        samples["reference"].append(seen / (time.perf_counter() - start))
+    configs = {
+        name: TrainConfig(epochs=1, precision=name.split("/")[0], layout=name.split("/")[1])
+        for name in FIXED
+    }
+    configs["auto"] = TrainConfig(epochs=1)  # reads the choice made above from the cache
+    rates = measure.train_rates(train_xy, test_xy, root, images, repeats, configs)
     return {
         "capability": torch.backends.cpu.get_cpu_capability(),
         "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "default"),
         "threads": torch.get_num_threads(),
         "auto_choice": chosen.to_dict(),
         "auto_measure_seconds": measuring,
-        "images_per_second": {name: statistics.median(v) for name, v in samples.items()},
+        "images_per_second": rates,
     }
 
 

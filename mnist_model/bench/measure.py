@@ -74,14 +74,25 @@ def reference_trainer(root: str, images: int) -> Callable[[], int]:
     return run
 
 
-def train_rates(train_xy, test_xy, root: str, images: int, repeats: int) -> dict[str, float]:
-    """Median training images/s of ours and the reference, the two taking turns in every
-    repeat (so a machine that slows down mid-run slows both), each over the same number
-    of images and the same scope: one epoch's loop, set-up excluded."""
-    ours, reference = ours_trainer(train_xy, test_xy, images), reference_trainer(root, images)
-    samples: dict[str, list[float]] = {"ours": [], "reference": []}
+def train_rates(
+    train_xy,
+    test_xy,
+    root: str,
+    images: int,
+    repeats: int,
+    configs: dict[str, TrainConfig] | None = None,
+) -> dict[str, float]:
+    """Median training images/s of each of our ``configs`` (default: ``{"ours": the default
+    recipe, one epoch}``) and of the reference (key ``"reference"``), all taking turns in
+    every repeat (so a machine that slows down mid-run slows them all), each over the same
+    number of images and the same scope: one epoch's loop, set-up excluded."""
+    configs = configs or {"ours": TrainConfig(epochs=1)}
+    ours = {name: ours_trainer(train_xy, test_xy, images, c) for name, c in configs.items()}
+    reference = reference_trainer(root, images)
+    samples: dict[str, list[float]] = {name: [] for name in (*ours, "reference")}
     for _ in range(repeats):
-        samples["ours"].append(images / ours())
+        for name, run in ours.items():
+            samples[name].append(images / run())
         start = time.perf_counter()
         seen = reference()
         samples["reference"].append(seen / (time.perf_counter() - start))
