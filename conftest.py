@@ -122,7 +122,7 @@ def prevent_leaking_global_state() -> Iterator[None]:
 @pytest.fixture
 def tiny_dataset() -> tuple[torch.Tensor, torch.Tensor]:
     """32 random uint8 images (N, 28, 28) and int64 labels: shapes right, content noise."""
-    from mnist_model.data.synthetic import fake_arrays
+    from helpers.synthetic import fake_arrays
 
     images, labels = fake_arrays(32, seed=1234)
     return torch.from_numpy(images), torch.from_numpy(labels)
@@ -148,30 +148,6 @@ def mnist_splits(mnist_root: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor
         "train": load_split(mnist_root, train=True),
         "test": load_split(mnist_root, train=False),
     }
-
-
-def short_train_flags(limit: int, test_limit: int) -> list[str]:
-    """`mnist-model train` flags for a one-epoch run on a few real images: seconds, not
-    minutes; one thread so it does not fight xdist workers or other jobs for the cores."""
-    return [
-        "--limit",
-        str(limit),
-        "--test-limit",
-        str(test_limit),
-        "--epochs",
-        "1",
-        "--batch-size",
-        "64",
-        "--threads",
-        "1",
-        "--no-progress",
-    ]
-
-
-@pytest.fixture(scope="session")
-def short_train_args():
-    """The function short_train_flags(limit, test_limit), for CLI tests in subprocesses."""
-    return short_train_flags
 
 
 # --- a small real training shared by the integration tests -------------------------------
@@ -217,10 +193,7 @@ def small_training(mnist_splits, small_train_config) -> SmallTraining:
 
     train_x, train_y = (t[:SMALL_TRAIN_SIZE] for t in mnist_splits["train"])
     test_x, test_y = (t[:SMALL_TEST_SIZE] for t in mnist_splits["test"])
-    # Session fixtures are set up before the autouse function fixture saves the state,
-    # so this one has to clean up after itself.
-    with preserved_global_state():
-        run = train(small_train_config, train_x, train_y, test_x, test_y)
+    run = train(small_train_config, train_x, train_y, test_x, test_y)  # leaves no global state
     return SmallTraining(run, small_train_config, train_x, train_y, test_x, test_y)
 
 
@@ -250,9 +223,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if session.config.getoption("--seeds") > 0:
-        from mnist_model.report import acceptance_thresholds
+        from mnist_model import thresholds
 
-        check_mean(session, acceptance_thresholds()["multiseed_mean_accuracy"])
+        check_mean(session, thresholds.load()["multiseed_mean_accuracy"])
 
 
 def seeds_dir(config: pytest.Config) -> Path:

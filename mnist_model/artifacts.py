@@ -1,31 +1,40 @@
-"""The files a training run leaves in its output folder, each written atomically."""
+"""The output folder of a run: the one list of its files, and the functions that write them.
+
+``train_and_write`` (train, then write every file) and ``rebuild_report`` (the pictures
+and report.md of a checkpoint) are what ``mnist-model train``/``sweep``/``report``, the
+notebook and the tests call. Every file is written atomically.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
+import torch
+
+from mnist_model import distributed
 from mnist_model.atomic import atomic_write_json
-from mnist_model.checkpoint import save_checkpoint
+from mnist_model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from mnist_model.config import TrainConfig
-from mnist_model.evaluate import EvalResult
-from mnist_model.train import TrainResult
+from mnist_model.evaluate import evaluate
+from mnist_model.train import TrainResult, train
 
-CHECKPOINT_NAME = "model.pt"
-METRICS_NAME = "metrics.json"
-PER_CLASS_NAME = "per_class.json"
-
-
-def per_class_table(result: EvalResult) -> list[dict]:
-    return [
-        {
-            "class": cls,
-            "accuracy": result.per_class_accuracy[cls],
-            "count": result.class_counts[cls],
-            "most_confused_with": result.most_confused_with(cls),
-        }
-        for cls in range(len(result.class_counts))
-    ]
+FILES = {
+    "checkpoint": "model.pt",
+    "metrics": "metrics.json",
+    "per_class": "per_class.json",
+    "state": "train_state.pt",
+    "curves": "curves.png",
+    "misclassified": "misclassified.png",
+    "per_class_plot": "per_class.png",
+    "confusion_matrix": "confusion_matrix.png",
+    "report": "report.md",
+}
+"""Every file a finished run leaves in its folder, by the name the write functions return
+it under. ``state`` is the training state ``--resume`` continues from."""
+REPORT_KEYS = ("curves", "misclassified", "per_class_plot", "confusion_matrix", "report")
+"""The files ``rebuild_report`` writes (the report folder of ``mnist-model report``)."""
 
 
 def _arithmetic(run: TrainResult) -> dict | None:
@@ -42,7 +51,7 @@ def write_metrics(out: Path, config: TrainConfig, run: TrainResult, extra: dict)
         "final": run.final.to_dict() if run.final is not None else None,
         **extra,
     }
-    path = out / METRICS_NAME
+    path = out / FILES["metrics"]
     atomic_write_json(path, payload)
     return path
 
@@ -67,16 +76,81 @@ def write_final_artifacts(
         **extra,
     }
     checkpoint = save_checkpoint(
-        out / CHECKPOINT_NAME,
+        out / FILES["checkpoint"],
         run.model,
         train_config=dataclasses.asdict(config),
         metrics=metrics,
         data_md5=data_md5,
     )
-    per_class = out / PER_CLASS_NAME
-    atomic_write_json(per_class, per_class_table(run.final))
+    per_class = out / FILES["per_class"]
+    atomic_write_json(per_class, run.final.per_class_rows())
     return {
         "checkpoint": checkpoint,
         "metrics": write_metrics(out, config, run, extra),
         "per_class": per_class,
     }
+
+
+def train_and_write(
+    config: TrainConfig,
+    out: Path,
+    train_xy: tuple[torch.Tensor, torch.Tensor],
+    test_xy: tuple[torch.Tensor, torch.Tensor],
+    *,
+    checksums: dict[str, str],
+    device: torch.device | str = "cpu",
+    progress: bool | None = None,
+    resume: bool = False,
+    remeasure: bool = False,
+) -> tuple[TrainResult, dict[str, Path]]:
+    """Train ``config`` and write every file of ``FILES`` into ``out``: metrics.json and the
+    training state after each epoch, then the checkpoint, per_class.json and the report.
+    Returns the run and the written paths by name (none on a torchrun rank other than 0,
+    which writes nothing)."""
+    from mnist_model.report import build_report
+
+    lead = distributed.rank() == 0
+    if lead:
+        out.mkdir(parents=True, exist_ok=True)
+    extra = {
+        "device": str(device),
+        "train_size": len(train_xy[0]),
+        "test_size": len(test_xy[0]),
+        "world_size": distributed.world_size(),
+    }
+
+    def on_epoch(epoch, record, run):  # metrics.json grows as epochs finish
+        if lead:
+            write_metrics(out, config, run, extra)
+
+    start = time.perf_counter()
+    run = train(
+        config,
+        *train_xy,
+        *test_xy,
+        device=device,
+        progress=progress,
+        on_epoch=on_epoch,
+        state_path=out / FILES["state"] if lead else None,
+        resume=resume,
+        remeasure=remeasure,
+    )
+    extra["wall_seconds"] = time.perf_counter() - start
+    if not lead:
+        return run, {}
+    paths = write_final_artifacts(out, config, run, checksums, extra)
+    # The report describes what the checkpoint holds, with the run's final evaluation (the
+    # same weights): evaluating the test set again would only repeat it.
+    payload = read_checkpoint(paths["checkpoint"])
+    paths.update(build_report(out, run.model, payload, run.history, run.final, *test_xy))
+    return run, paths
+
+
+def rebuild_report(out: Path, checkpoint: Path, test_xy) -> dict[str, Path]:
+    """The report files of ``REPORT_KEYS`` for a saved checkpoint, evaluated afresh."""
+    from mnist_model.report import build_report
+
+    model, payload = load_checkpoint(checkpoint)
+    result = evaluate(model, *test_xy)
+    history = payload.get("metrics", {}).get("history", [])
+    return build_report(out, model, payload, history, result, *test_xy)

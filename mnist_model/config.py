@@ -62,6 +62,9 @@ class TrainConfig:
     lr: float = 0.2
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    decay_norm_and_bias: bool = True
+    """Apply weight decay to BatchNorm scales and shifts and to biases too (False: only to
+    convolution weights)."""
     label_smoothing: float = 0.0
     warmup_fraction: float = 0.25
     initial_lr_divisor: float = 10.0
@@ -69,6 +72,9 @@ class TrainConfig:
     max_rotation_deg: float = 10.0
     max_translate: float = 0.1
     max_scale: float = 0.1
+    ema_decay: float = 0.0
+    """The saved and evaluated model is an exponential moving average of the weights with
+    this per-step decay (0: the live weights). See ``mnist_model.optim.WeightAverage``."""
     augment_decay: float = 1.0
     """Augmentation magnitude shrinks linearly by this fraction over training (1: to zero),
     so the last steps fit undistorted digits: strong early regularisation, clean finish."""
@@ -123,6 +129,8 @@ class TrainConfig:
             raise ValueError(f"max_scale must be < 1, got {self.max_scale}")
         if not 0 <= self.seed < 2**63:
             raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if not 0.0 <= self.augment_decay <= 1.0:
             raise ValueError(f"augment_decay must be in [0, 1], got {self.augment_decay}")
         for name in ("precision", "layout"):

@@ -81,3 +81,23 @@ def reduce_eval(result: EvalResult) -> EvalResult:
         total=int(counts[1]),
         confusion=confusion,
     )
+
+
+def join_torchrun(device: torch.device, config):
+    """Under torchrun: join the process group with one GPU or a share of the cores per rank
+    (``config.threads`` 0 becomes cores / local ranks), and let only rank 0 log below
+    warnings. Returns the (device, TrainConfig) to train with; unchanged otherwise."""
+    import dataclasses
+    import logging
+
+    if not launched_by_torchrun():
+        return device, config
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    init_from_env(device)
+    if config.threads == 0:
+        per_rank = (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        config = dataclasses.replace(config, threads=max(1, per_rank))
+    if rank() != 0:
+        logging.getLogger("mnist_model").setLevel(logging.WARNING)
+    return device, config

@@ -11,8 +11,6 @@ from torch import nn
 from mnist_model.data import normalize
 from mnist_model.inference import inference_form
 
-NUM_CLASSES = 10
-
 
 @dataclass(frozen=True)
 class EvalResult:
@@ -38,6 +36,34 @@ class EvalResult:
     @property
     def class_counts(self) -> list[int]:
         return self.confusion.sum(1).tolist()
+
+    @property
+    def worst_class(self) -> int:
+        """The class with the lowest accuracy (the first of them on a tie)."""
+        per_class = self.per_class_accuracy
+        return min(range(len(per_class)), key=per_class.__getitem__)
+
+    def per_class_rows(self) -> list[dict]:
+        """One dict per class: accuracy, count and the class it is most often taken for."""
+        return [
+            {
+                "class": cls,
+                "accuracy": self.per_class_accuracy[cls],
+                "count": self.class_counts[cls],
+                "most_confused_with": self.most_confused_with(cls),
+            }
+            for cls in range(len(self.class_counts))
+        ]
+
+    def per_class_text(self) -> str:
+        """The per-class rows as a plain-text table (``evaluate``, the acceptance summary)."""
+        lines = [f"{'class':>5} {'accuracy':>9} {'count':>6} {'most confused with':>19}"]
+        for row in self.per_class_rows():
+            confused = "-" if row["most_confused_with"] is None else row["most_confused_with"]
+            lines.append(
+                f"{row['class']:>5} {100 * row['accuracy']:>8.2f}% {row['count']:>6} {confused:>19}"
+            )
+        return "\n".join(lines)
 
     def most_confused_with(self, cls: int) -> int | None:
         """The class that ``cls`` is most often mistaken for, or None if never wrong."""
@@ -101,9 +127,10 @@ def evaluate(
     labels = labels.cpu().long()
     loss = F.cross_entropy(logits, labels, reduction="sum").item() / len(labels)
     predictions = logits.argmax(1)
-    confusion = torch.bincount(
-        labels * NUM_CLASSES + predictions, minlength=NUM_CLASSES * NUM_CLASSES
-    ).reshape(NUM_CLASSES, NUM_CLASSES)
+    classes = logits.shape[1]  # the model's num_classes
+    confusion = torch.bincount(labels * classes + predictions, minlength=classes * classes).reshape(
+        classes, classes
+    )
     correct = int((predictions == labels).sum())
     return EvalResult(
         loss=loss, correct=correct, total=len(labels), confusion=confusion, logits=logits

@@ -59,11 +59,15 @@ class NesterovSGD:
         momentum: float,
         weight_decay: float,
         nesterov: bool,
+        no_decay: Iterable[torch.nn.Parameter] = (),
     ) -> None:
         self.params = [p for p in params if p.requires_grad]
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.nesterov = nesterov and momentum > 0
+        exempt = {id(p) for p in no_decay}
+        self.decayed = [i for i, p in enumerate(self.params) if id(p) not in exempt]
+        """Indices of the parameters weight decay applies to (all but ``no_decay``)."""
         self.buffers: list[torch.Tensor] | None = None  # created from the first gradients
 
     def zero_grad(self) -> None:
@@ -78,8 +82,17 @@ class NesterovSGD:
         if len(params) != len(self.params):
             raise RuntimeError("some parameters got no gradient; every layer must be used")
         grads = [p.grad for p in params]
-        if self.weight_decay != 0:
+        if self.weight_decay != 0 and len(self.decayed) == len(params):
             grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
+        elif self.weight_decay != 0 and self.decayed:
+            decayed = torch._foreach_add(
+                [grads[i] for i in self.decayed],
+                [params[i] for i in self.decayed],
+                alpha=self.weight_decay,
+            )
+            grads = list(grads)
+            for i, grad in zip(self.decayed, decayed, strict=True):
+                grads[i] = grad
         if self.momentum != 0:
             if self.buffers is None:
                 self.buffers = [g.detach().clone() for g in grads]
@@ -87,8 +100,10 @@ class NesterovSGD:
                 torch._foreach_mul_(self.buffers, self.momentum)
                 torch._foreach_add_(self.buffers, grads, alpha=1.0)
             if self.nesterov:
-                if self.weight_decay == 0:  # do not write into the .grad tensors
-                    grads = [g.clone() for g in grads]
+                # do not write into the .grad tensors (decay made new ones where it applied)
+                grads = [
+                    g.clone() if g is p.grad else g for g, p in zip(grads, params, strict=True)
+                ]
                 torch._foreach_add_(grads, self.buffers, alpha=self.momentum)
             else:
                 grads = self.buffers
@@ -102,3 +117,40 @@ class NesterovSGD:
         if buffers is not None and [b.shape for b in buffers] != [p.shape for p in self.params]:
             raise ValueError("momentum buffers do not match the parameters")
         self.buffers = None if buffers is None else [b.clone() for b in buffers]
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights and BatchNorm statistics.
+
+    ``model`` is a copy of the trained network whose floating-point state (parameters and
+    running statistics) follows the live one: after each optimiser step, every value moves
+    ``1 - d`` of the way to the live value, with ``d = min(decay, (1 + n) / (10 + n))`` at
+    the ``n``-th update, so the early average is not dominated by the initial weights.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        import copy
+
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.updates = 0
+        self.model = copy.deepcopy(model)
+        self.model.requires_grad_(False)
+
+    @staticmethod
+    def _floats(model: torch.nn.Module) -> list[torch.Tensor]:
+        return [t for t in model.state_dict().values() if t.is_floating_point()]
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        torch._foreach_lerp_(self._floats(self.model), self._floats(model), 1.0 - decay)
+        self.updates += 1
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.updates = int(state["updates"])

@@ -151,3 +151,20 @@ def predict(model: torch.nn.Module, images: Iterable) -> list[Prediction]:
         top3 = [(int(d), float(v)) for d, v in zip(digits, values, strict=True)]
         predictions.append(Prediction(top3[0][0], top3[0][1], top3))
     return predictions
+
+
+def predict_files(model: torch.nn.Module, paths: Iterable[str | os.PathLike[str]]) -> list[dict]:
+    """One row per file, in order: ``{"image", "digit", "probability", "top3"}``, or
+    ``{"image", "error"}`` (a one-line message naming the file) for a file that cannot be
+    read or holds no digit. The model is folded once, not once per image."""
+    net = inference_form(model.eval())
+    rows = []
+    for path in paths:
+        try:
+            prediction = predict(net, [read_image(path)])[0]
+        except ImageError as exc:
+            message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
+            rows.append({"image": str(path), "error": message})
+            continue
+        rows.append({"image": str(path), **prediction.to_dict()})
+    return rows

@@ -6,37 +6,18 @@
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from pathlib import Path
 
 import torch
 
+from mnist_model import thresholds
 from mnist_model.arithmetic import Arithmetic
+from mnist_model.artifacts import FILES, REPORT_KEYS
 from mnist_model.atomic import atomic_write_text
 from mnist_model.data import normalize
 from mnist_model.evaluate import EvalResult, predict_logits
 from mnist_model.plots import plot_confusion, plot_curves, plot_misclassified, plot_per_class
 from mnist_model.summary import layer_rows
-
-REPORT_FILES = (
-    "curves.png",
-    "misclassified.png",
-    "per_class.png",
-    "confusion_matrix.png",
-    "report.md",
-)
-
-
-def acceptance_thresholds() -> dict:
-    """The versioned acceptance thresholds (the same file tests/acceptance enforces)."""
-    text = resources.files("mnist_model").joinpath("thresholds.json").read_text()
-    return json.loads(text)
-
-
-def per_class_thresholds() -> list[float]:
-    per_class = acceptance_thresholds()["per_class"]
-    return [float(per_class[str(c)]) for c in range(10)]
 
 
 def build_report(
@@ -50,23 +31,25 @@ def build_report(
 ) -> dict[str, Path]:
     """Write the pictures and report.md into ``out``; return their paths by name."""
     out.mkdir(parents=True, exist_ok=True)
-    thresholds = per_class_thresholds()
+    bars = thresholds.load()  # the file the acceptance suite enforces
+    per_class_bars = thresholds.per_class(bars)
     logits = result.logits
     if logits is None or len(logits) != len(test_images):
         logits = predict_logits(model, normalize(test_images))
     probabilities = logits.softmax(1)
+    path = {key: out / FILES[key] for key in REPORT_KEYS}
     paths = {
-        "curves": plot_curves(history, out / "curves.png"),
+        "curves": plot_curves(history, thresholds.overall_accuracy(bars), path["curves"]),
         "misclassified": plot_misclassified(
-            test_images, test_labels.cpu(), probabilities, out / "misclassified.png"
+            test_images, test_labels.cpu(), probabilities, path["misclassified"]
         ),
         "per_class_plot": plot_per_class(
-            result.per_class_accuracy, thresholds, out / "per_class.png"
+            result.per_class_accuracy, per_class_bars, path["per_class_plot"]
         ),
-        "confusion_matrix": plot_confusion(result.confusion, out / "confusion_matrix.png"),
+        "confusion_matrix": plot_confusion(result.confusion, path["confusion_matrix"]),
     }
-    report = out / "report.md"
-    atomic_write_text(report, model_card(model, payload, history, result, thresholds))
+    report = path["report"]
+    atomic_write_text(report, model_card(model, payload, history, result, per_class_bars))
     paths["report"] = report
     return paths
 
@@ -81,7 +64,8 @@ def _arithmetic_line(raw: object) -> str:
 def _confused_pairs(confusion: torch.Tensor, top: int = 5) -> list[tuple[int, int, int]]:
     off = confusion.clone()
     off.fill_diagonal_(0)
-    pairs = [(int(off[t, p]), t, p) for t in range(10) for p in range(10) if off[t, p] > 0]
+    classes = range(confusion.shape[0])
+    pairs = [(int(off[t, p]), t, p) for t in classes for p in classes if off[t, p] > 0]
     return [(t, p, n) for n, t, p in sorted(pairs, reverse=True)[:top]]
 
 
@@ -124,12 +108,11 @@ def model_card(
         "| digit | accuracy | count | threshold | verdict | most confused with |",
         "|---|---|---|---|---|---|",
     ]
-    for cls in range(10):
-        accuracy = result.per_class_accuracy[cls]
+    for row in result.per_class_rows():
+        cls, accuracy, confused = row["class"], row["accuracy"], row["most_confused_with"]
         verdict = "pass" if accuracy >= thresholds[cls] else "**FAIL**"
-        confused = result.most_confused_with(cls)
         lines.append(
-            f"| {cls} | {100 * accuracy:.2f} % | {result.class_counts[cls]} | "
+            f"| {cls} | {100 * accuracy:.2f} % | {row['count']} | "
             f"{100 * thresholds[cls]:.1f} % | {verdict} | "
             f"{'-' if confused is None else confused} |"
         )

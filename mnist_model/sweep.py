@@ -7,9 +7,14 @@ accuracy, worst class and wall time, and the mean, standard deviation, min and m
 from __future__ import annotations
 
 import dataclasses
+import logging
 import statistics
+from pathlib import Path
 
+from mnist_model.config import TrainConfig
 from mnist_model.evaluate import EvalResult
+
+log = logging.getLogger(__name__)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -43,9 +48,9 @@ class SeedResult:
 
     @classmethod
     def from_eval(cls, seed: int, result: EvalResult, seconds: float) -> SeedResult:
-        per_class = result.per_class_accuracy
-        worst = min(range(len(per_class)), key=per_class.__getitem__)
-        return cls(seed, result.accuracy, result.loss, worst, per_class[worst], seconds)
+        worst = result.worst_class
+        accuracy = result.per_class_accuracy[worst]
+        return cls(seed, result.accuracy, result.loss, worst, accuracy, seconds)
 
 
 def summarise(results: list[SeedResult]) -> dict:
@@ -72,3 +77,43 @@ def summary_table(summary: dict) -> str:
         f"(min {100 * summary['min_accuracy']:.2f}%, max {100 * summary['max_accuracy']:.2f}%)"
     )
     return "\n".join(lines)
+
+
+def run_sweep(
+    configs: dict[int, TrainConfig],
+    out: Path,
+    train_xy,
+    test_xy,
+    *,
+    checksums: dict[str, str],
+    device,
+    progress: bool | None = None,
+    remeasure: bool = False,
+) -> dict:
+    """Train each seed's config into ``out/seed<N>``, one after another; write and return
+    the summary (``out/sweep.json``). ``remeasure`` applies to the first seed only."""
+    from mnist_model.artifacts import train_and_write
+    from mnist_model.atomic import atomic_write_json
+
+    results = []
+    for i, (seed, config) in enumerate(configs.items()):
+        log.info("seed %d: %s", seed, config)
+        run, _ = train_and_write(
+            config,
+            out / f"seed{seed}",
+            train_xy,
+            test_xy,
+            checksums=checksums,
+            device=device,
+            progress=progress,
+            remeasure=remeasure and i == 0,
+        )
+        results.append(SeedResult.from_eval(seed, run.final, run.seconds))
+        print(f"seed {seed}: {run.final.reference_line()}", flush=True)
+    summary = {
+        **summarise(results),
+        "config": dataclasses.asdict(next(iter(configs.values()))),
+        "device": str(device),
+    }
+    atomic_write_json(out / "sweep.json", summary)
+    return summary

@@ -29,7 +29,7 @@ from mnist_model.data import normalize
 from mnist_model.errors import TrainingError
 from mnist_model.evaluate import EvalResult, evaluate
 from mnist_model.model import MnistNet
-from mnist_model.optim import NesterovSGD, one_cycle_lr
+from mnist_model.optim import NesterovSGD, WeightAverage, one_cycle_lr
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,14 @@ def select_device(name: str = "auto") -> torch.device:
 
 
 def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> NesterovSGD:
+    # BatchNorm scales/shifts and biases are the 1-D parameters.
+    exempt = [] if config.decay_norm_and_bias else [p for p in model.parameters() if p.dim() <= 1]
     return NesterovSGD(
         model.parameters(),
         momentum=config.momentum,
         weight_decay=config.weight_decay,
         nesterov=config.momentum > 0,
+        no_decay=exempt,
     )
 
 
@@ -133,8 +136,50 @@ def train(
     that file, and on the CPU reaches exactly the metrics of an uninterrupted run.
     ``precision``/``layout`` ``auto`` are resolved by ``arithmetic.choose`` (cached per
     machine; ``remeasure=True`` measures again); a resumed run keeps its recorded choice.
+
+    Global state is left as found: the run seeds a fork of torch's global RNG and sets the
+    thread count to ``config.threads`` only for its own duration.
     """
     device = torch.device(device)
+    threads = torch.get_num_threads()
+    forked = []  # the CUDA generator too, when the run uses one
+    if device.type == "cuda":
+        forked = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=forked):
+        try:
+            return _train(
+                config,
+                train_images,
+                train_labels,
+                test_images,
+                test_labels,
+                model_config=model_config,
+                device=device,
+                progress=progress,
+                on_epoch=on_epoch,
+                state_path=state_path,
+                resume=resume,
+                remeasure=remeasure,
+            )
+        finally:
+            torch.set_num_threads(threads)
+
+
+def _train(
+    config: TrainConfig,
+    train_images: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+    *,
+    model_config: ModelConfig | None,
+    device: torch.device,
+    progress: bool | None,
+    on_epoch: Callable[[int, dict, TrainResult], None] | None,
+    state_path: Path | None,
+    resume: bool,
+    remeasure: bool,
+) -> TrainResult:
     model_config = model_config or ModelConfig()
     check_split("training", train_images, train_labels, model_config.num_classes)
     check_split("test", test_images, test_labels, model_config.num_classes)
@@ -169,6 +214,8 @@ def train(
     steps_per_epoch = math.ceil(len(images) / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
     optimizer = build_optimizer(model, config)
+    average = WeightAverage(model, config.ema_decay) if config.ema_decay > 0 else None
+    judged = model if average is None else average.model  # what is evaluated and saved
     show = sys.stderr.isatty() if progress is None else progress
 
     # Under torchrun, DDP averages the gradients of the ranks' slices of each global batch.
@@ -180,10 +227,10 @@ def train(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
 
-    result = TrainResult(model=model, arithmetic=arithmetic)
+    result = TrainResult(model=judged, arithmetic=arithmetic)
     first_epoch = 1
     if state is not None:
-        first_epoch = restore_training_state(state, model, optimizer, generator, result)
+        first_epoch = restore_training_state(state, model, optimizer, generator, result, average)
         first_epoch += 1
         log.info("resuming after epoch %d from %s", first_epoch - 1, state_path)
     start = time.perf_counter()
@@ -226,6 +273,8 @@ def train(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step(learning_rate(config, global_step, total_steps))
+            if average is not None:
+                average.update(model)
             loss_sum += loss.detach() * len(y)
             correct += (logits.detach().argmax(1) == y).sum()
             if show and step % 20 == 0:
@@ -236,7 +285,7 @@ def train(
         bar.close()
         distributed.sum_across_ranks(loss_sum, correct)
         train_seconds = time.perf_counter() - epoch_start
-        test = _evaluate_shard(model, test_inputs, test_labels, config)
+        test = _evaluate_shard(judged, test_inputs, test_labels, config)
         record = {
             "epoch": epoch,
             "train_loss": loss_sum.item() / len(images),
@@ -251,19 +300,22 @@ def train(
         result.final = test
         log.info("Epoch %d/%d %s", epoch, config.epochs, test.reference_line())
         if state_path is not None:
-            save_training_state(state_path, config, epoch, model, optimizer, generator, result)
+            save_training_state(
+                state_path, config, epoch, model, optimizer, generator, result, average
+            )
         if on_epoch is not None:
             on_epoch(epoch, record, result)
-    model.to(memory_format=torch.contiguous_format)  # the layout a loaded checkpoint has
+    judged.to(memory_format=torch.contiguous_format)  # the layout a loaded checkpoint has
     if result.final is None:  # resumed a run whose epochs were all done: evaluate it
-        result.final = evaluate(model, test_images, test_labels, batch_size=config.eval_batch_size)
+        result.final = evaluate(judged, test_images, test_labels, batch_size=config.eval_batch_size)
     result.seconds = time.perf_counter() - start
     return result
 
 
-STATE_SCHEMA = 3
+STATE_SCHEMA = 4
 """2: the pool-before-BatchNorm layout (see checkpoint.SCHEMA_VERSION); 3: records the
-arithmetic the run chose, which --resume keeps, and mnist_model.optim's optimiser state."""
+arithmetic the run chose, which --resume keeps, and mnist_model.optim's optimiser state;
+4: the weight average's state (None without ``ema_decay``)."""
 
 
 def _evaluate_shard(model, images, labels, config) -> EvalResult:
@@ -276,7 +328,7 @@ def _evaluate_shard(model, images, labels, config) -> EvalResult:
     return distributed.reduce_eval(result)
 
 
-def save_training_state(path, config, epoch, model, optimizer, generator, result):
+def save_training_state(path, config, epoch, model, optimizer, generator, result, average=None):
     """Everything needed to continue bit-exactly after ``epoch``; written atomically."""
     from mnist_model.atomic import atomic_path
 
@@ -288,6 +340,7 @@ def save_training_state(path, config, epoch, model, optimizer, generator, result
         "epoch": epoch,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
+        "average": None if average is None else average.state_dict(),
         "generator": generator.get_state(),
         "torch_rng": torch.get_rng_state(),
         "history": result.history,
@@ -324,11 +377,13 @@ def read_training_state(path, config: TrainConfig, model_config: ModelConfig) ->
     return state
 
 
-def restore_training_state(state, model, optimizer, generator, result) -> int:
+def restore_training_state(state, model, optimizer, generator, result, average=None) -> int:
     """Load a state read by ``read_training_state`` into the given objects; return the last
     finished epoch."""
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
+    if average is not None:
+        average.load_state_dict(state["average"])
     generator.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
     result.history.extend(state["history"])

@@ -81,3 +81,86 @@ def bench_table(result: dict) -> str:
             f", max |logit diff| {agree['max_abs_logit_diff']:.2e}"
         )
     return "\n".join(lines)
+
+
+def run_grid(
+    root: str | os.PathLike[str],
+    *,
+    images: int,
+    repeats: int,
+    threads: list[int],
+    batches: list[int],
+) -> dict:
+    """Training images/s of the default recipe for every (threads, batch size) pair,
+    all taking turns with the reference in each repeat (``measure.train_rates``): how the
+    default's thread count and batch size are chosen, measured instead of guessed."""
+    import dataclasses
+    import itertools
+
+    from mnist_model.config import TrainConfig
+
+    base = TrainConfig(epochs=1)
+    configs = {
+        f"threads={t} batch={b}": dataclasses.replace(base, threads=t, batch_size=b)
+        for t, b in itertools.product(threads, batches)
+    }
+    train_xy = load_split(root, train=True)
+    test_xy = load_split(root, train=False)
+    rates = measure.train_rates(train_xy, test_xy, os.fspath(root), images, repeats, configs)
+    return {"images": images, "repeats": repeats, "train_images_per_second": rates}
+
+
+def grid_table(result: dict) -> str:
+    rates = result["train_images_per_second"]
+    lines = [
+        f"training images/s, {result['images']} images per measurement, median of "
+        f"{result['repeats']} repeats taken in turns"
+    ]
+    lines += [
+        f"{name:<{NAME_WIDTH}}{rate:10.0f}   {rate / rates['reference']:5.2f}x reference"
+        for name, rate in rates.items()
+    ]
+    return "\n".join(lines)
+
+
+def run_command(
+    root: str | os.PathLike[str],
+    *,
+    images: int | None,
+    repeats: int,
+    full: bool,
+    checkpoint: str | os.PathLike[str] | None,
+    cpu_classes: bool,
+    threads: list[int] | None,
+    batches: list[int] | None,
+) -> tuple[dict, str]:
+    """What ``mnist-model bench`` measures for its flags: (JSON result, table)."""
+    from mnist_model.errors import MnistModelError
+
+    grid = threads is not None or batches is not None
+    if (cpu_classes or grid) and (full or checkpoint):
+        raise MnistModelError("--cpu-classes and --threads/--batches measure training only")
+    if cpu_classes and grid:
+        raise MnistModelError("--cpu-classes and --threads/--batches are separate benches")
+    if cpu_classes:
+        from mnist_model.bench.cpu_classes import DEFAULT_IMAGES, cpu_classes_table, run_cpu_classes
+
+        try:
+            result = run_cpu_classes(root, images or DEFAULT_IMAGES, repeats)
+        except RuntimeError as exc:
+            raise MnistModelError(str(exc)) from None
+        return result, cpu_classes_table(result)
+    if grid:
+        result = run_grid(
+            root,
+            images=images or 15360,
+            repeats=repeats,
+            threads=threads or [torch.get_num_threads()],
+            batches=batches or [PRESETS["default"].batch_size],
+        )
+        return result, grid_table(result)
+    from mnist_model.checkpoint import load_checkpoint
+
+    model = load_checkpoint(checkpoint)[0] if checkpoint else None
+    result = run_bench(root, images=images or 15360, repeats=repeats, full=full, model=model)
+    return result, bench_table(result)

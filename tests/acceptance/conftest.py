@@ -8,68 +8,24 @@ not look green.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-from importlib import resources
-from pathlib import Path
 
 import pytest
-import torch
 
-# One versioned file for the whole project: the package ships it so that the report's
-# per-class plot draws the same thresholds these tests enforce.
-THRESHOLDS_PATH = Path(str(resources.files("mnist_model").joinpath("thresholds.json")))
-THRESHOLDS_SCHEMA = 2
-REQUIRED_KEYS = {
-    "schema",
-    "test_set_size",
-    "parameter_budget",
-    "multiseed_mean_accuracy",
-    "overall_accuracy",
-    "per_class",
-    "max_test_loss",
-    "baseline_margin",
-    "min_baseline_accuracy",
-    "shift_agreement",
-}
 TABLE_KEY = pytest.StashKey[str]()
 NOTES_KEY = pytest.StashKey[list]()
 
 
 @pytest.fixture(scope="session")
 def thresholds() -> dict:
-    """The versioned golden file; missing or malformed fails every acceptance test."""
-    if not THRESHOLDS_PATH.is_file():
-        pytest.fail(f"golden file {THRESHOLDS_PATH} is missing", pytrace=False)
-    data = json.loads(THRESHOLDS_PATH.read_text())
-    if data.get("schema") != THRESHOLDS_SCHEMA:
-        pytest.fail(
-            f"{THRESHOLDS_PATH}: schema {data.get('schema')!r}, this suite reads "
-            f"{THRESHOLDS_SCHEMA}",
-            pytrace=False,
-        )
-    missing = REQUIRED_KEYS - set(data)
-    classes = set(data.get("per_class", {}))
-    if missing or classes != {str(c) for c in range(10)}:
-        pytest.fail(
-            f"{THRESHOLDS_PATH}: missing keys {sorted(missing)} or per_class has "
-            f"{sorted(classes)} instead of 0..9",
-            pytrace=False,
-        )
-    return data
+    """The versioned golden file (``mnist_model.thresholds``: the report and the plots read
+    the same one); missing or malformed fails every acceptance test."""
+    from mnist_model import thresholds
 
-
-@contextlib.contextmanager
-def _isolated_torch_state():
-    # train() seeds torch globally and may set the thread count; keep that out of the
-    # other tests (session fixtures run before the autouse per-test guard saves state).
-    threads = torch.get_num_threads()
-    with torch.random.fork_rng(devices=[]):
-        try:
-            yield
-        finally:
-            torch.set_num_threads(threads)
+    try:
+        return thresholds.load()
+    except thresholds.ThresholdsError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -92,8 +48,7 @@ def accepted_model(request, mnist_splits, tmp_path_factory):
     from mnist_model.train import train
 
     config = TrainConfig()
-    with _isolated_torch_state():
-        run = train(config, *mnist_splits["train"], *mnist_splits["test"])
+    run = train(config, *mnist_splits["train"], *mnist_splits["test"])  # leaves no global state
     # Keep what was trained, so a failure can be re-judged without retraining.
     path = tmp_path_factory.mktemp("acceptance") / "model.pt"
     save_checkpoint(
@@ -122,20 +77,13 @@ def test_result(accepted_model, test_set):
 @pytest.fixture(scope="session")
 def per_class_table(request, accepted_model, test_result) -> str:
     """The per-class report, also shown in the terminal summary (so it is in CI logs)."""
-    from mnist_model.artifacts import per_class_table as rows_of
-
     _, origin = accepted_model
     lines = [
         f"model: {origin}",
         f"overall: {test_result.correct}/{test_result.total} = "
         f"{100 * test_result.accuracy:.2f}%, loss {test_result.loss:.4f}",
-        f"{'class':>5} {'accuracy':>9} {'count':>6} {'most confused with':>19}",
+        test_result.per_class_text(),
     ]
-    for row in rows_of(test_result):
-        confused = "-" if row["most_confused_with"] is None else row["most_confused_with"]
-        lines.append(
-            f"{row['class']:>5} {100 * row['accuracy']:>8.2f}% {row['count']:>6} {confused:>19}"
-        )
     table = "\n".join(lines)
     request.config.stash[TABLE_KEY] = table
     return table

@@ -16,19 +16,18 @@ import sys
 
 import pytest
 import torch
+from helpers.cli import short_train_flags
 
 pytestmark = pytest.mark.integration
 
 AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
-def test_auto_under_avx2_picks_the_faster_measured_candidate_not_bf16(
-    mnist_root, tmp_path, short_train_args
-) -> None:
+def test_auto_under_avx2_picks_the_faster_measured_candidate_not_bf16(mnist_root, tmp_path) -> None:
     out = tmp_path / "run"
     env = {**os.environ, **AVX2, "MNIST_MODEL_DATA": str(mnist_root)}
     env["MNIST_MODEL_CACHE"] = str(tmp_path / "cache")  # nothing measured yet
-    args = short_train_args(512, 100)
+    args = short_train_flags(512, 100)
     at = args.index("--threads")
     del args[at : at + 2]  # the default thread count: what a user on such a CPU runs
     proc = subprocess.run(

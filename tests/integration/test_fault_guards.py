@@ -4,12 +4,11 @@ never costs the files a previous good run left behind."""
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers.cli import run_cli, short_train_flags
 from PIL import Image
 
 pytestmark = pytest.mark.integration
@@ -18,16 +17,7 @@ LIMITS = (1000, 200)  # training / test images of each short run
 
 
 def cli(*args: str, root: Path | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    if root is not None:
-        env["MNIST_MODEL_DATA"] = str(root)
-    return subprocess.run(
-        [sys.executable, "-m", "mnist_model", "-q", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_cli("-q", *args, data_root=root)
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
@@ -44,21 +34,19 @@ def digests(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def good_run(mnist_root, tmp_path_factory, short_train_args) -> Path:
+def good_run(mnist_root, tmp_path_factory) -> Path:
     """The artifacts folder of one short, successful training."""
     out = tmp_path_factory.mktemp("good") / "artifacts"
-    good = cli("train", *short_train_args(*LIMITS), "--out", str(out), root=mnist_root)
+    good = cli("train", *short_train_flags(*LIMITS), "--out", str(out), root=mnist_root)
     assert good.returncode == 0, good.stderr
     return out
 
 
-def test_non_finite_loss_stops_and_keeps_the_last_good_artifacts(
-    mnist_root, good_run, short_train_args
-):
+def test_non_finite_loss_stops_and_keeps_the_last_good_artifacts(mnist_root, good_run):
     out = good_run
     before = digests(out)
     diverging = cli(
-        "train", *short_train_args(*LIMITS), "--lr", "1e30", "--out", str(out), root=mnist_root
+        "train", *short_train_flags(*LIMITS), "--lr", "1e30", "--out", str(out), root=mnist_root
     )
     assert_one_line_error(diverging, "non-finite loss", "epoch 1, step")
     assert digests(out) == before
@@ -71,10 +59,10 @@ def test_data_root_that_is_a_file(tmp_path):
     assert_one_line_error(proc, str(blocker / "inside"))
 
 
-def test_out_that_is_a_file(mnist_root, tmp_path, short_train_args):
+def test_out_that_is_a_file(mnist_root, tmp_path):
     target = tmp_path / "artifacts"
     target.write_text("precious")
-    proc = cli("train", *short_train_args(*LIMITS), "--out", str(target), root=mnist_root)
+    proc = cli("train", *short_train_flags(*LIMITS), "--out", str(target), root=mnist_root)
     assert_one_line_error(proc, str(target))
     assert target.read_text() == "precious"
 

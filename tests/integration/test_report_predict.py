@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from helpers.cli import run_cli
 from PIL import Image
 
-from mnist_model.artifacts import write_final_artifacts
+from mnist_model.artifacts import FILES, REPORT_KEYS, write_final_artifacts
 from mnist_model.predict import load_model, predict
-from mnist_model.report import REPORT_FILES
 
 pytestmark = pytest.mark.integration
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mnist_model", *args], capture_output=True, text=True, timeout=300
-    )
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +32,8 @@ def test_report_command_writes_five_sane_files(checkpoint, mnist_root, tmp_path)
         "report", "--checkpoint", str(checkpoint), "--out", str(out), "--data-dir", str(mnist_root)
     )
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)
-    for name in REPORT_FILES:
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES[key] for key in REPORT_KEYS)
+    for name in (FILES[key] for key in REPORT_KEYS):
         if name.endswith(".png"):
             with Image.open(out / name) as image:
                 image.verify()

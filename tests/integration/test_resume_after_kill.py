@@ -13,25 +13,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.cli import short_train_flags
 
 from mnist_model.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.integration
 
-ARGS = [
-    "train",
-    "--limit",
-    "1200",
-    "--test-limit",
-    "200",
-    "--epochs",
-    "3",
-    "--batch-size",
-    "64",
-    "--threads",
-    "1",
-    "--no-progress",
-]
+ARGS = ["train", *short_train_flags(1200, 200, epochs=3)]
 KILL_POINTS = ("during_startup", "after_epoch_1")
 """Before any epoch finished (nothing to resume), and right after the training state of
 epoch 1 appeared: while epoch 2, metrics.json or the report is being written."""

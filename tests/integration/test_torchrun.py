@@ -9,36 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.cli import short_train_flags
+
+from mnist_model.artifacts import FILES
 
 pytestmark = pytest.mark.integration
 
-ARGS = [
-    "train",
-    "--limit",
-    "3000",
-    "--test-limit",
-    "1000",
-    "--epochs",
-    "2",
-    "--batch-size",
-    "32",
-    "--lr",
-    "0.1",
-    "--threads",
-    "1",
-    "--no-progress",
-]
-EXPECTED_FILES = (
-    "model.pt",
-    "metrics.json",
-    "per_class.json",
-    "train_state.pt",
-    "curves.png",
-    "misclassified.png",
-    "per_class.png",
-    "confusion_matrix.png",
-    "report.md",
-)
+ARGS = ["train", *short_train_flags(3000, 1000, epochs=2, batch_size=32), "--lr", "0.1"]
 ACCURACY_TOLERANCE = 0.025
 """Ranks normalise BatchNorm over their half of each global batch, so a 2-process run is
 equivalent to, not identical with, one process; measured difference here: 0.7 points."""
@@ -74,7 +51,7 @@ def test_two_process_training_matches_one_process(mnist_root, mnist_splits, tmp_
     assert double.stdout.count("wrote checkpoint") == 1
     assert double.stdout.count("Test set:") == 1
     written = sorted(p.name for p in (tmp_path / "ddp").iterdir())
-    assert written == sorted(EXPECTED_FILES), written
+    assert written == sorted(FILES.values()), written
     two = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert two["world_size"] == 2
     assert two["final"]["total"] == 1000  # test shards were summed back to the full set

@@ -7,12 +7,12 @@ import inspect
 
 import pytest
 import torch
+from helpers.synthetic import fake_arrays
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mnist_model.augment import BACKGROUND, affine_grid, random_affine
 from mnist_model.data import normalize
-from mnist_model.data.synthetic import fake_arrays
 
 DEFAULT_MAGNITUDES = {"max_rotation_deg": 7.0, "max_translate": 0.05, "max_scale": 0.05}
 ZERO = {"max_rotation_deg": 0.0, "max_translate": 0.0, "max_scale": 0.0}

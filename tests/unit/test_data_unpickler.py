@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.synthetic import hub_splits, py2_pickle
 
 from mnist_model.data import restricted_loads
-from mnist_model.data.synthetic import hub_splits, py2_pickle
 
 
 def _assert_same(loaded: object, original: object) -> None:

