@@ -52,6 +52,15 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
+# --- test-only helpers -------------------------------------------------------------------
+# tests/helpers (`from helpers.cli import run_cli`) is test code, not shipped in the wheel.
+# Put on the path here rather than by pytest's `pythonpath` setting, which applies only
+# when pytest finds this project's pyproject.toml (not when run from another folder).
+TESTS = str(Path(__file__).resolve().parent / "tests")
+if TESTS not in sys.path:
+    sys.path.insert(0, TESTS)
+
+
 # --- options ---------------------------------------------------------------------------
 # --checkpoint, --seeds and --seeds-out come from mnist_model.pytest_plugin, which the
 # package registers as a pytest11 entry point (so pytest knows them before it reads the

@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import platform
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +36,7 @@ import torch.nn.functional as F
 from mnist_model.atomic import atomic_write_json
 from mnist_model.config import LAYOUT_CHOICES, PRECISION_CHOICES
 from mnist_model.optim import NesterovSGD
+from mnist_model.timing import interleaved_medians
 
 log = logging.getLogger(__name__)
 
@@ -198,17 +198,16 @@ def measure(
             )
             x = inputs.contiguous(memory_format=arithmetic.memory_format)
             runs[arithmetic.name] = (model, optimizer, x, arithmetic)
-        times: dict[str, list[float]] = {name: [] for name in runs}
         for model, optimizer, x, arithmetic in runs.values():  # warm-up: oneDNN primitives
             _measure_step(model, optimizer, x, labels, arithmetic)
-        alive = list(runs)
-        for round_ in range(MEASURE_ROUNDS):
-            for name in alive:
-                times[name].append(_measure_step(*runs[name][:3], labels, runs[name][3]))
-            if round_ == 0:
-                best = min(times[name][0] for name in alive)
-                alive = [name for name in alive if times[name][0] <= PRUNE_FACTOR * best]
-    return {name: len(inputs) / statistics.median(ts) for name, ts in times.items()}
+
+        def rate(name: str) -> Callable[[], float]:
+            model, optimizer, x, arithmetic = runs[name]
+            return lambda: len(inputs) / _measure_step(model, optimizer, x, labels, arithmetic)
+
+        return interleaved_medians(
+            {name: rate(name) for name in runs}, MEASURE_ROUNDS, prune_factor=PRUNE_FACTOR
+        )
 
 
 def _read_cache(path: Path) -> dict:

@@ -69,24 +69,31 @@ def save_checkpoint(
     return path
 
 
+def load_plain(path: Path, what: str) -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain data only, so loading a
+    stranger's file cannot run code. Any failure is one CheckpointError naming ``what``
+    (a checkpoint, a training state) and the file; the caller checks the schema."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"refusing to load {what} {path}: it holds objects other than tensors and plain "
+            f"data ({first[:160]})"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - untrusted bytes make torch.load raise anything
+        # (IndexError, KeyError, struct.error... found by tests/unit/test_fuzz_loaders.py)
+        raise CheckpointError(
+            f"cannot read {what} {path}: not a complete torch file ({type(exc).__name__})"
+        ) from None
+
+
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load and validate the checkpoint dict (no model built). Raises CheckpointError."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"refusing to load {path}: it holds objects other than tensors and plain data "
-            f"({first[:160]})"
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - untrusted bytes make torch.load raise anything
-        # (IndexError, KeyError, struct.error... found by tests/unit/test_fuzz_loaders.py)
-        raise CheckpointError(
-            f"cannot read checkpoint {path}: not a complete torch checkpoint ({type(exc).__name__})"
-        ) from None
+    payload = load_plain(path, "checkpoint")
     if not isinstance(payload, dict) or "schema_version" not in payload:
         raise CheckpointError(f"{path} is not an mnist-model checkpoint (no schema_version)")
     version = payload["schema_version"]

@@ -44,6 +44,15 @@ class TrainResult:
     arithmetic: Arithmetic | None = None
     """The precision and layout the run trained in, and how they were chosen."""
 
+    def summary_line(self) -> str:
+        """Final accuracy, worst class, epochs and seconds, for a person to read."""
+        final, worst = self.final, self.final.worst_class
+        return (
+            f"final accuracy {100 * final.accuracy:.2f}% (worst class {worst}: "
+            f"{100 * final.per_class_accuracy[worst]:.2f}%) after {len(self.history)} epochs "
+            f"in {self.seconds:.1f}s"
+        )
+
 
 def select_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA when present, else the CPU; nothing requires CUDA."""
@@ -351,18 +360,15 @@ def save_training_state(path, config, epoch, model, optimizer, generator, result
 
 def read_training_state(path, config: TrainConfig, model_config: ModelConfig) -> dict:
     """A saved state, checked against this run's configs; its ``arithmetic`` is parsed."""
-    from mnist_model.checkpoint import CheckpointError
+    from mnist_model.checkpoint import CheckpointError, load_plain
 
     path = Path(path)
     if not path.is_file():
         raise TrainingError(f"--resume: no training state at {path}; train without --resume")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unreadable/unsafe file is refused the same way
-        raise CheckpointError(
-            f"--resume: cannot read training state {path} ({type(exc).__name__}); "
-            "delete it to start over"
-        ) from None
+        state = load_plain(path, "training state")
+    except CheckpointError as exc:
+        raise CheckpointError(f"--resume: {exc}; delete it to start over") from None
     if not isinstance(state, dict) or state.get("schema_version") != STATE_SCHEMA:
         raise CheckpointError(f"--resume: {path} is not a training state this version reads")
     if state["train_config"] != asdict(config) or state["model_config"] != asdict(model_config):

@@ -7,9 +7,9 @@ far better than absolute numbers.
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +28,7 @@ from mnist_model.data import normalize
 from mnist_model.evaluate import evaluate
 from mnist_model.inference import fold_for_inference
 from mnist_model.model import MnistNet
+from mnist_model.timing import interleaved_medians
 from mnist_model.train import train
 
 
@@ -88,14 +89,14 @@ def train_rates(
     configs = configs or {"ours": TrainConfig(epochs=1)}
     ours = {name: ours_trainer(train_xy, test_xy, images, c) for name, c in configs.items()}
     reference = reference_trainer(root, images)
-    samples: dict[str, list[float]] = {name: [] for name in (*ours, "reference")}
-    for _ in range(repeats):
-        for name, run in ours.items():
-            samples[name].append(images / run())
+
+    def reference_rate() -> float:
         start = time.perf_counter()
         seen = reference()
-        samples["reference"].append(seen / (time.perf_counter() - start))
-    return {name: statistics.median(values) for name, values in samples.items()}
+        return seen / (time.perf_counter() - start)
+
+    candidates = {name: (lambda run=run: images / run()) for name, run in ours.items()}
+    return interleaved_medians({**candidates, "reference": reference_rate}, repeats)
 
 
 def ours_time_to_accuracy(train_xy, test_xy, config: TrainConfig) -> dict:
@@ -162,9 +163,7 @@ def inference_rates(model: MnistNet, test_x: torch.Tensor, batch_sizes, repeats:
                 "same_predictions": bool((logits.argmax(1) == reference_logits.argmax(1)).all()),
                 "max_abs_logit_diff": float((logits - reference_logits).abs().max()),
             }
-        samples: dict[str, dict[int, list[float]]] = {
-            name: {b: [] for b in batch_sizes} for name in candidates
-        }
+        rates: dict[str, dict[int, float]] = {name: {} for name in candidates}
         try:
             for batch in batch_sizes:
                 x = inputs[:batch].contiguous()
@@ -175,17 +174,20 @@ def inference_rates(model: MnistNet, test_x: torch.Tensor, batch_sizes, repeats:
                     torch.set_num_threads(count)
                     for _ in range(3):
                         net(x)
-                for _ in range(repeats):
-                    for name, (net, count) in candidates.items():
-                        torch.set_num_threads(count)
-                        start = time.perf_counter()
-                        for _ in range(calls):
-                            net(x)
-                        samples[name][batch].append(calls * batch / (time.perf_counter() - start))
+
+                def rate(net, count, x=x, calls=calls) -> float:
+                    torch.set_num_threads(count)
+                    start = time.perf_counter()
+                    for _ in range(calls):
+                        net(x)
+                    return calls * len(x) / (time.perf_counter() - start)
+
+                medians = interleaved_medians(
+                    {name: partial(rate, *candidate) for name, candidate in candidates.items()},
+                    repeats,
+                )
+                for name, value in medians.items():
+                    rates[name][batch] = value
         finally:
             torch.set_num_threads(threads)
-    rates = {
-        name: {b: statistics.median(values) for b, values in by_batch.items()}
-        for name, by_batch in samples.items()
-    }
     return {"images_per_second": rates, "agreement": agreement}

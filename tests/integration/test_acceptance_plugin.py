@@ -6,6 +6,7 @@ so the run must fail, and its table must show that this very file was judged."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -88,3 +89,39 @@ def test_checkpoint_option_in_every_spelling(
     # PATH outside any project it picks one from that path, before any plugin is loaded.)
     assert "tests/acceptance/test_accuracy.py::test_overall_accuracy`" in text
     assert f"overall: {correct}/10000" in text and "most confused with" in text
+
+
+@pytest.mark.parametrize("above", [False, True], ids=["bar-at-the-model", "bar-one-image-above"])
+def test_the_overall_bar_is_read_from_the_thresholds_file(untrained, tmp_path, above) -> None:
+    # The acceptance suite run with thresholds.PATH pointing at an edited copy: a bar set
+    # exactly at the untrained model's accuracy passes it, one image above fails it. So
+    # the suite judges by the file and nothing else (the report's side: tests/unit/
+    # test_report.py).
+    from mnist_model import thresholds
+
+    outside, _, correct = untrained
+    data = thresholds.load()
+    data["overall_accuracy"] = (correct + above) / 10_000
+    path = tmp_path / "thresholds.json"
+    path.write_text(json.dumps(data))
+    # (patched from a plugin, once pytest is configured: importing the package before
+    # pytest.main would keep pytest from rewriting its plugin's asserts, a warning = error)
+    code = (
+        "import pathlib, sys, pytest\n"
+        "class Bar:\n"
+        "    def pytest_configure(self, config):\n"
+        "        from mnist_model import thresholds\n"
+        f"        thresholds.PATH = pathlib.Path({str(path)!r})\n"
+        "sys.exit(pytest.main(sys.argv[1:], plugins=[Bar()]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "-m", "acceptance", "-p", "no:cacheprovider"]
+        + [f"--checkpoint={outside}", str(SUITE), "-k", "test_overall_accuracy"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == (1 if above else 0), output
+    assert ("1 failed" if above else "1 passed") in output, output

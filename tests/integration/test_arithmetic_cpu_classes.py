@@ -16,6 +16,7 @@ import sys
 
 import pytest
 import torch
+
 from helpers.cli import short_train_flags
 
 pytestmark = pytest.mark.integration

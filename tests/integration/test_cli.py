@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from helpers.cli import assert_ok, run_cli, short_train_flags
 from helpers.synthetic import fake_raw_bytes, write_raw
-
 from mnist_model.checkpoint import load_checkpoint, save_checkpoint
 from mnist_model.config import PRESETS
 from mnist_model.data import RAW_FILES, raw_dir

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from helpers.synthetic import (
     build_wheel,
     fake_raw_bytes,
@@ -27,7 +28,6 @@ from helpers.synthetic import (
     sha256,
     write_raw,
 )
-
 from mnist_model.data import PypiWheelSource, TorchvisionSource, acquire, raw_dir
 from mnist_model.data import acquisition as acquire_module
 from mnist_model.data import pypi_source as pypi_module

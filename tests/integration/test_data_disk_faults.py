@@ -10,8 +10,8 @@ import errno
 import os
 
 import pytest
-from helpers.synthetic import fake_raw_bytes, md5_table, write_raw
 
+from helpers.synthetic import fake_raw_bytes, md5_table, write_raw
 from mnist_model.data import acquire, raw_dir
 from mnist_model.data import acquisition as acquire_module
 from mnist_model.errors import DataError

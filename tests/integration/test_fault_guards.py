@@ -8,8 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers.cli import run_cli, short_train_flags
 from PIL import Image
+
+from helpers.cli import run_cli, short_train_flags
 
 pytestmark = pytest.mark.integration
 

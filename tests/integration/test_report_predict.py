@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers.cli import run_cli
 from PIL import Image
 
+from helpers.cli import run_cli
 from mnist_model.artifacts import FILES, REPORT_KEYS, write_final_artifacts
 from mnist_model.predict import load_model, predict
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers.cli import short_train_flags
 
+from helpers.cli import short_train_flags
 from mnist_model.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.integration

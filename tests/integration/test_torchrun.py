@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers.cli import short_train_flags
 
+from helpers.cli import short_train_flags
 from mnist_model.artifacts import FILES
 
 pytestmark = pytest.mark.integration

@@ -7,10 +7,10 @@ import inspect
 
 import pytest
 import torch
-from helpers.synthetic import fake_arrays
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers.synthetic import fake_arrays
 from mnist_model.augment import BACKGROUND, affine_grid, random_affine
 from mnist_model.data import normalize
 

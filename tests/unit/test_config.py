@@ -7,7 +7,8 @@ import dataclasses
 
 import pytest
 
-from mnist_model.cli import _train_config, build_parser
+from mnist_model.cli import build_parser
+from mnist_model.commands import _train_config
 from mnist_model.config import PRESETS, ModelConfig, TrainConfig
 from mnist_model.model import MnistNet
 

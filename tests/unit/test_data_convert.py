@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers.synthetic import hub_splits, idx_for_hub_splits
 
+from helpers.synthetic import hub_splits, idx_for_hub_splits
 from mnist_model.data import parse_idx
 from mnist_model.data.convert import pickle_to_idx, pixels_to_uint8
 from mnist_model.errors import DataError

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers.synthetic import fake_arrays, fake_raw_bytes, write_raw
 
+from helpers.synthetic import fake_arrays, fake_raw_bytes, write_raw
 from mnist_model.data import load_split, raw_dir
 from mnist_model.errors import DataError
 

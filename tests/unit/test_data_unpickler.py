@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.synthetic import hub_splits, py2_pickle
 
+from helpers.synthetic import hub_splits, py2_pickle
 from mnist_model.data import restricted_loads
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from helpers.synthetic import fake_raw_bytes, write_raw
 
+from helpers.synthetic import fake_raw_bytes, write_raw
 from mnist_model.data import RAW_FILES, md5_file, raw_dir, verify, verify_report
 from mnist_model.errors import DataError
 
