@@ -146,11 +146,17 @@ def train_and_write(
     return run, paths
 
 
-def rebuild_report(out: Path, checkpoint: Path, test_xy) -> dict[str, Path]:
-    """The report files of ``REPORT_KEYS`` for a saved checkpoint, evaluated afresh."""
+def rebuild_report(out: Path, checkpoint: Path, test_xy, *, ood: bool = False) -> dict[str, Path]:
+    """The report files of ``REPORT_KEYS`` for a saved checkpoint, evaluated afresh; with
+    ``ood``, the model card also gets the out-of-distribution suite's table."""
     from mnist_model.report import build_report
 
     model, payload = load_checkpoint(checkpoint)
     result = evaluate(model, *test_xy)
     history = payload.get("metrics", {}).get("history", [])
-    return build_report(out, model, payload, history, result, *test_xy)
+    suite = None
+    if ood:
+        from mnist_model.ood import run_suite
+
+        suite = run_suite(model, *test_xy)
+    return build_report(out, model, payload, history, result, *test_xy, ood=suite)

@@ -64,7 +64,12 @@ COMMAND_FLAGS: dict[str, tuple[str, tuple]] = {
     ),
     "report": (
         "rebuild the pictures and report.md of a checkpoint",
-        (DATA_DIR, CHECKPOINT, ("--out", {"type": Path, "required": True})),
+        (
+            DATA_DIR,
+            CHECKPOINT,
+            ("--out", {"type": Path, "required": True}),
+            ("--ood", {**ON, "help": "add the out-of-distribution suite's table (1 min)"}),
+        ),
     ),
     "predict": (
         "predict the digit in image files (PNG/JPEG/BMP)",
@@ -89,6 +94,16 @@ COMMAND_FLAGS: dict[str, tuple[str, tuple]] = {
             ),
             ("--batches", {"type": _integers, "help": "... and/or batch sizes N,N,..., in turns"}),
             ("--out", {"type": Path, "default": Path("artifacts/bench.json")}),
+        ),
+    ),
+    "ood": (
+        "accuracy of a checkpoint on the out-of-distribution digit suite, per condition",
+        (
+            DATA_DIR,
+            CHECKPOINT,
+            ("--per-class", {"type": int, "help": "pictures of each digit per condition (50)"}),
+            ("--seed", {"type": int, "default": 0, "help": "the suite's seed (0: the gate's)"}),
+            ("--json", {**ON, "help": "print the accuracies as JSON"}),
         ),
     ),
     "evaluate": (

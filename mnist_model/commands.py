@@ -142,7 +142,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from mnist_model.data import load_split, resolve_data_root
 
     test_xy = load_split(resolve_data_root(args.data_dir), train=False)
-    for name, path in rebuild_report(_folder(args.out), args.checkpoint, test_xy).items():
+    paths = rebuild_report(_folder(args.out), args.checkpoint, test_xy, ood=args.ood)
+    for name, path in paths.items():
         print(f"wrote {name}: {path}")
     return 0
 
@@ -197,4 +198,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     print(result.reference_line())
     print(result.per_class_text())
+    return 0
+
+
+def cmd_ood(args: argparse.Namespace) -> int:
+    from mnist_model import ood, thresholds
+    from mnist_model.checkpoint import load_checkpoint
+    from mnist_model.data import load_split, resolve_data_root
+
+    per_class = _positive("--per-class", args.per_class) or ood.PER_CLASS
+    model, _ = load_checkpoint(args.checkpoint)
+    test_x, test_y = load_split(resolve_data_root(args.data_dir), train=False)
+    accuracies = ood.run_suite(model, test_x, test_y, per_class=per_class, seed=args.seed)
+    if args.json:
+        print(json.dumps(accuracies))
+    else:
+        print(ood.table_text(accuracies, thresholds.ood_floors()))
     return 0

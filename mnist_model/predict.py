@@ -2,7 +2,8 @@
 
 MNIST digits are white on black, size-normalised to fit a 20x20 box (aspect ratio kept)
 and placed in a 28x28 field so that their centre of mass is at the centre. A photo or a
-drawing is turned into the same form before the model sees it; otherwise a perfectly
+drawing is turned into the same form before the model sees it (``mnist_model.preprocess``:
+polarity, lighting, ink mask, contrast, size and centre); otherwise a perfectly
 good model fails on perfectly clear digits.
 """
 
@@ -17,17 +18,11 @@ import numpy as np
 import torch
 
 from mnist_model.data import MNIST_MEAN, MNIST_STD
-from mnist_model.errors import MnistModelError
 from mnist_model.inference import inference_form
+from mnist_model.preprocess import ImageError, to_mnist_array
 
 MAX_PIXELS = 40_000_000
 """Images with more pixels than this (about 6,300 x 6,300) are refused before decoding."""
-MIN_CONTRAST = 32
-"""A digit must differ from its background by at least this many grey levels (of 255)."""
-
-
-class ImageError(MnistModelError):
-    """An image that cannot be read or holds no digit."""
 
 
 @dataclass(frozen=True)
@@ -71,64 +66,6 @@ def read_image(path: str | os.PathLike[str]):
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageError(f"{path}: not a readable image ({type(exc).__name__})") from None
-
-
-def to_mnist_array(image) -> np.ndarray:
-    """Any PIL image, 2-D array or tensor -> uint8 (28, 28), white digit on black, centred."""
-    grey = _grey_array(image)
-    if grey.size == 0 or min(grey.shape) < 1:
-        raise ImageError("empty image")
-
-    def border_level(a: np.ndarray) -> float:
-        return float(np.median(np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])))
-
-    if border_level(grey) > 127:  # dark ink on light paper: make it light on dark like MNIST
-        grey = 255.0 - grey
-    grey = np.clip(grey - border_level(grey), 0, 255)  # the paper becomes exactly black
-    if grey.max() < MIN_CONTRAST:
-        raise ImageError("blank image: no digit stands out from the background")
-    rows = np.nonzero((grey > 0.2 * grey.max()).any(1))[0]
-    cols = np.nonzero((grey > 0.2 * grey.max()).any(0))[0]
-    crop = grey[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    scale = 20.0 / max(crop.shape)
-    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
-    from PIL import Image
-
-    box = np.asarray(
-        Image.fromarray(np.uint8(np.clip(crop * (255.0 / crop.max()), 0, 255))).resize(
-            size, Image.Resampling.LANCZOS
-        ),
-        dtype=np.float64,
-    )
-    field = np.zeros((28, 28))
-    total = box.sum() or 1.0
-    com_y = (box.sum(1) * np.arange(box.shape[0])).sum() / total
-    com_x = (box.sum(0) * np.arange(box.shape[1])).sum() / total
-    top = int(np.clip(round(13.5 - com_y), 0, 28 - box.shape[0]))
-    left = int(np.clip(round(13.5 - com_x), 0, 28 - box.shape[1]))
-    field[top : top + box.shape[0], left : left + box.shape[1]] = box
-    return np.uint8(np.clip(np.rint(field), 0, 255))
-
-
-def _grey_array(image) -> np.ndarray:
-    from PIL import Image
-
-    if isinstance(image, Image.Image):
-        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-            # Transparent pixels are paper: composite onto white before dropping alpha.
-            background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(background, image.convert("RGBA"))
-        return np.asarray(image.convert("L"), dtype=np.float64)
-    array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
-    array = np.squeeze(array)
-    if array.ndim == 3 and array.shape[-1] in (3, 4):
-        array = array[..., :3].mean(-1)
-    if array.ndim != 2:
-        raise ImageError(f"expected a 2-D greyscale or HxWx3 image, got shape {array.shape}")
-    array = array.astype(np.float64)
-    if array.max(initial=0) <= 1.0:  # floats in [0, 1]
-        array = array * 255.0
-    return array
 
 
 def to_model_input(images: Iterable) -> torch.Tensor:

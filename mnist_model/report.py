@@ -28,8 +28,11 @@ def build_report(
     result: EvalResult,
     test_images: torch.Tensor,
     test_labels: torch.Tensor,
+    *,
+    ood: dict[str, float] | None = None,
 ) -> dict[str, Path]:
-    """Write the pictures and report.md into ``out``; return their paths by name."""
+    """Write the pictures and report.md into ``out``; return their paths by name. ``ood``:
+    the out-of-distribution suite's accuracies, for the model card (``mnist_model.ood``)."""
     out.mkdir(parents=True, exist_ok=True)
     bars = thresholds.load()  # the file the acceptance suite enforces
     per_class_bars = thresholds.per_class(bars)
@@ -49,7 +52,10 @@ def build_report(
         "confusion_matrix": plot_confusion(result.confusion, path["confusion_matrix"]),
     }
     report = path["report"]
-    atomic_write_text(report, model_card(model, payload, history, result, per_class_bars))
+    card = model_card(model, payload, history, result, per_class_bars)
+    if ood is not None:
+        card += ood_section(ood, thresholds.ood_floors(bars))
+    atomic_write_text(report, card)
     paths["report"] = report
     return paths
 
@@ -140,4 +146,30 @@ def model_card(
         "![confusion matrix](confusion_matrix.png)",
         "",
     ]
+    return "\n".join(lines)
+
+
+def ood_section(accuracies: dict[str, float], floors: dict[str, float]) -> str:
+    """The model card's table of the out-of-distribution suite (``mnist-model ood``)."""
+    from mnist_model.ood import CONDITIONS
+
+    described = {c.name: c.description for c in CONDITIONS}
+    lines = [
+        "## Digits from outside MNIST",
+        "",
+        "`mnist-model ood`: held-out digits under the conditions of real captures, through",
+        "`predict`'s preprocessing (`mnist_model/ood.py`).",
+        "",
+        "| condition | accuracy | floor | verdict | what |",
+        "|---|---|---|---|---|",
+    ]
+    for name, accuracy in accuracies.items():
+        floor = floors.get(name)
+        bar = "-" if floor is None else f"{100 * floor:.1f} %"
+        verdict = "-" if floor is None else ("pass" if accuracy >= floor else "**FAIL**")
+        lines.append(
+            f"| {name} | {100 * accuracy:.1f} % | {bar} | {verdict} | {described.get(name, '')} |"
+        )
+    mean = sum(accuracies.values()) / max(1, len(accuracies))
+    lines += ["", f"Mean over the conditions: **{100 * mean:.2f} %**.", ""]
     return "\n".join(lines)

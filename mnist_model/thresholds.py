@@ -13,7 +13,8 @@ from pathlib import Path
 from mnist_model.errors import MnistModelError
 
 PATH = Path(str(resources.files("mnist_model").joinpath("thresholds.json")))
-SCHEMA = 2
+SCHEMA = 3
+"""3: ``ood``, the out-of-distribution suite's floor per condition."""
 REQUIRED_KEYS = frozenset(
     {
         "schema",
@@ -26,6 +27,7 @@ REQUIRED_KEYS = frozenset(
         "baseline_margin",
         "min_baseline_accuracy",
         "shift_agreement",
+        "ood",
     }
 )
 
@@ -51,7 +53,18 @@ def load(path: Path | None = None) -> dict:
             f"{path}: missing keys {sorted(missing)} or per_class has {sorted(classes)} "
             "instead of 0..9"
         )
+    floors = data["ood"].get("floors") if isinstance(data["ood"], dict) else None
+    if not isinstance(floors, dict) or not all(
+        isinstance(v, int | float) and 0 <= v <= 1 for v in floors.values()
+    ):
+        raise ThresholdsError(f"{path}: ood.floors must map condition names to accuracies")
     return data
+
+
+def ood_floors(data: dict | None = None) -> dict[str, float]:
+    """The out-of-distribution suite's floor per condition (``mnist_model.ood``)."""
+    data = load() if data is None else data
+    return {name: float(floor) for name, floor in data["ood"]["floors"].items()}
 
 
 def per_class(data: dict | None = None) -> list[float]:

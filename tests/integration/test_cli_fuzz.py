@@ -54,6 +54,8 @@ TRAIN_FLAGS = {
     "--max-translate": values([0.0, 0.1, 2.0], [-0.1]),
     "--max-scale": values([0.0, 0.1, 0.99], [-0.1, 1.0, 2.0]),
     "--augment-decay": values([0.0, 0.5, 1.0], [-0.5, 1.5]),
+    "--ema-decay": values([0.0, 0.5, 0.999], [-0.1, 1.0]),
+    "--decay-norm-and-bias": st.sampled_from([True, False]),
     "--seed": values([0, 1, 2**63 - 1], [-1, 2**63]),
     "--threads": values([0, 1, 2], [-1]),
     "--eval-batch-size": values([1, 7, 1000], [0]),
@@ -99,7 +101,14 @@ def _gist(line: str) -> str:
 
 
 def as_args(flags: dict) -> list[str]:
-    return [token for flag, value in flags.items() for token in (flag, str(value))]
+    """Flags as a command line; a True/False value is --flag / --no-flag."""
+    tokens = []
+    for flag, value in flags.items():
+        if isinstance(value, bool):
+            tokens.append(flag if value else "--no-" + flag[2:])
+        else:
+            tokens += [flag, str(value)]
+    return tokens
 
 
 def assert_one_line_error(code: int, err: str, flags: dict | None = None) -> str:

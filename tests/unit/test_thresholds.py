@@ -23,7 +23,7 @@ def test_the_shipped_file_loads_with_ten_per_class_bars() -> None:
         ("{not json", "unreadable"),
         ("[1, 2]", "schema None"),
         ('{"schema": 1}', "schema 1"),
-        ('{"schema": 2}', "missing keys"),
+        ('{"schema": 3}', "missing keys"),
     ],
     ids=["missing", "not-json", "a-list", "old-schema", "no-keys"],
 )
@@ -41,4 +41,13 @@ def test_a_digit_missing_from_per_class_is_refused(tmp_path) -> None:
     path = tmp_path / "thresholds.json"
     path.write_text(json.dumps(data))
     with pytest.raises(thresholds.ThresholdsError, match="instead of 0..9"):
+        thresholds.load(path)
+
+
+def test_ood_floors_must_be_accuracies(tmp_path) -> None:
+    data = thresholds.load()
+    data["ood"]["floors"]["shadow"] = 97  # a percentage where a fraction belongs
+    path = tmp_path / "thresholds.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(thresholds.ThresholdsError, match="ood.floors"):
         thresholds.load(path)

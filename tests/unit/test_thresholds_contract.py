@@ -40,3 +40,13 @@ def test_the_parameter_budget_is_not_above_the_promise() -> None:
 def test_the_multiseed_mean_bar_is_not_below_the_promise() -> None:
     bar = acceptance_thresholds()["multiseed_mean_accuracy"]
     assert bar >= PROMISE["multiseed_mean_accuracy"]
+
+
+def test_every_out_of_distribution_condition_is_gated() -> None:
+    # A condition cannot drop out of the gate by losing its floor, and the suite the gate
+    # generates is not smaller than the one the floors were derived on.
+    from mnist_model.ood import CONDITIONS, PER_CLASS
+
+    ood = acceptance_thresholds()["ood"]
+    assert set(ood["floors"]) == {c.name for c in CONDITIONS}
+    assert ood["per_class"] >= PER_CLASS

@@ -1,0 +1,60 @@
+"""The out-of-distribution suite: reproducible from its seed, every condition present with
+the same digits, pictures of the kinds predict accepts, and scored per condition."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mnist_model import ood
+from mnist_model.model import MnistNet
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """Ten fake 'test digits' per class: a bar whose position says the class."""
+    images = torch.zeros(100, 28, 28, dtype=torch.uint8)
+    labels = torch.arange(100) % 10
+    for i, label in enumerate(labels.tolist()):
+        images[i, 6:22, 4 + 2 * label : 7 + 2 * label] = 255
+    return images, labels
+
+
+def test_every_condition_with_per_class_pictures_of_each_digit(digits) -> None:
+    suite = ood.generate(*digits, per_class=2)
+    assert list(suite) == [c.name for c in ood.CONDITIONS]
+    for name, (images, labels) in suite.items():
+        assert sorted(labels) == sorted(list(range(10)) * 2), name
+        assert all(isinstance(image, Image.Image) for image in images), name
+        assert all(image.mode in ("L", "RGB") for image in images), name
+    # the handwritten conditions share their digits: the same labels in the same order
+    orders = {tuple(labels) for name, (_, labels) in suite.items() if name != "printed"}
+    assert len(orders) == 1
+
+
+def test_the_same_seed_gives_the_same_pictures(digits) -> None:
+    conditions = tuple(c for c in ood.CONDITIONS if c.name in ("sensor_noise", "printed"))
+    one = ood.generate(*digits, per_class=1, seed=3, conditions=conditions)
+    two = ood.generate(*digits, per_class=1, seed=3, conditions=conditions)
+    other = ood.generate(*digits, per_class=1, seed=4, conditions=conditions)
+
+    def same(a, b) -> bool:
+        pairs = zip(a, b, strict=True)
+        return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in pairs)
+
+    for name in one:
+        assert same(one[name][0], two[name][0]), name
+    assert not same(one["sensor_noise"][0], other["sensor_noise"][0])
+
+
+def test_score_is_an_accuracy_per_condition(digits) -> None:
+    conditions = tuple(c for c in ood.CONDITIONS if c.name in ("clean", "shadow"))
+    suite = ood.generate(*digits, per_class=3, conditions=conditions)
+    torch.manual_seed(0)
+    accuracies = ood.score(MnistNet(), suite)
+    assert set(accuracies) == {"clean", "shadow"}
+    assert all(0.0 <= a <= 1.0 for a in accuracies.values())
+    text = ood.table_text(accuracies, {"clean": 1.1})
+    assert "FAIL" in text and text.splitlines()[-1].startswith("mean")

@@ -1,0 +1,84 @@
+"""predict's preprocessing under the conditions it was built for: the paper's lighting,
+ruling and polarity change nothing about the 28x28 digit it returns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image, ImageDraw
+
+from mnist_model.preprocess import ink_map, otsu_threshold, to_mnist_array
+
+
+def page(size: int = 112) -> np.ndarray:
+    """A dark '4'-like digit (three strokes) on white paper, as float grey levels."""
+    image = Image.new("L", (size, size), 255)
+    draw = ImageDraw.Draw(image)
+    s = size / 112
+    for box in ((35, 20, 43, 62), (35, 56, 80, 64), (66, 20, 74, 92)):
+        draw.rectangle(tuple(round(v * s) for v in box), fill=20)
+    return np.asarray(image, dtype=np.float64)
+
+
+def close(a: np.ndarray, b: np.ndarray, mean_levels: float = 6.0) -> bool:
+    return float(np.abs(a.astype(float) - b.astype(float)).mean()) <= mean_levels
+
+
+CLEAN = to_mnist_array(page())
+
+
+@given(angle=st.floats(0, 2 * np.pi), darkest=st.floats(0.3, 0.9))
+def test_a_light_gradient_changes_nothing(angle, darkest) -> None:
+    ys, xs = np.mgrid[0:112, 0:112] / 111 - 0.5
+    ramp = (np.cos(angle) * xs + np.sin(angle) * ys) / np.sqrt(0.5)  # -1 .. 1
+    light = darkest + (1 - darkest) * (ramp + 1) / 2
+    assert close(to_mnist_array(page() * light), CLEAN)
+
+
+@pytest.mark.parametrize("side", ["left", "top", "corner"])
+def test_a_hard_shadow_changes_nothing(side) -> None:
+    shaded = page()
+    region = {"left": np.s_[:, :50], "top": np.s_[:45, :], "corner": np.s_[:60, :60]}[side]
+    shaded[region] *= 0.45
+    assert close(to_mnist_array(shaded), CLEAN)
+
+
+def test_ruled_and_squared_paper_lines_are_dropped() -> None:
+    ruled = page()
+    ruled[5::24] = np.minimum(ruled[5::24], 170)
+    assert close(to_mnist_array(ruled), CLEAN)
+    squared = ruled.copy()
+    squared[:, 3::16] = np.minimum(squared[:, 3::16], 185)
+    assert close(to_mnist_array(squared), CLEAN)
+
+
+def test_one_bar_across_a_tight_crop_is_kept() -> None:
+    # the bar of a 7 cropped to the ink is a full-width band, but one band is not ruling
+    seven = np.full((60, 40), 255.0)
+    seven[:6, :] = 0
+    seven[:, 30:36] = 0
+    out = to_mnist_array(seven)
+    assert out[:10].sum() > 0.2 * out.sum()  # the bar is still there, at the top
+
+
+def test_both_polarities_and_noise_give_the_same_digit() -> None:
+    assert close(to_mnist_array(255 - page()), CLEAN)
+    noisy = page() + np.random.default_rng(0).normal(0, 25, (112, 112))
+    assert close(to_mnist_array(np.clip(noisy, 0, 255)), CLEAN, mean_levels=10)
+
+
+def test_ink_is_relative_to_the_paper_under_it() -> None:
+    grey = page() * 0.5  # the whole page in half light
+    ink = ink_map(grey)
+    assert ink.max() == pytest.approx(1 - 10 / 127.5, abs=0.02)  # stroke 10 on paper 127.5
+    assert np.percentile(ink, 50) == pytest.approx(0.0, abs=1e-6)
+
+
+@given(low=st.floats(0.0, 0.3), high=st.floats(0.6, 1.0), fraction=st.floats(0.05, 0.5))
+def test_otsu_splits_two_levels_between_them(low, high, fraction) -> None:
+    n = 1000
+    values = np.where(np.arange(n) < fraction * n, high, low)
+    threshold = otsu_threshold(values)
+    assert low < threshold <= high
