@@ -71,6 +71,16 @@ def _folder(out: Path) -> Path:
     return out
 
 
+def _run_options(args: argparse.Namespace, checksums: dict, device) -> dict:
+    """The keyword arguments train and sweep pass to every training run."""
+    return {
+        "checksums": checksums,
+        "device": device,
+        "progress": args.progress,
+        "remeasure": args.remeasure,
+    }
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from mnist_model.artifacts import train_and_write
     from mnist_model.distributed import join_torchrun
@@ -91,17 +101,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         device,
         config,
     )
-    run, paths = train_and_write(
-        config,
-        _folder(args.out),
-        train_xy,
-        test_xy,
-        checksums=checksums,
-        device=device,
-        progress=args.progress,
-        resume=args.resume,
-        remeasure=args.remeasure,
-    )
+    options = _run_options(args, checksums, device)
+    out = _folder(args.out)
+    run, paths = train_and_write(config, out, train_xy, test_xy, resume=args.resume, **options)
     if paths:  # none on a torchrun rank other than 0: rank 0 reports and writes
         print(f"{run.final.reference_line()}\n{run.summary_line()}")
         print("\n".join(f"wrote {name}: {path}" for name, path in paths.items()))
@@ -123,14 +125,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     device = select_device(args.device)
     checksums, train_xy, test_xy = _load_data(args.data_dir)
     summary = run_sweep(
-        configs,
-        args.out,
-        train_xy,
-        test_xy,
-        checksums=checksums,
-        device=device,
-        progress=args.progress,
-        remeasure=args.remeasure,
+        configs, args.out, train_xy, test_xy, **_run_options(args, checksums, device)
     )
     print(summary_table(summary))
     print(f"wrote {args.out / 'sweep.json'}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import math
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,8 +280,11 @@ def generate(
         candidates = torch.nonzero(test_labels == digit).flatten().numpy()
         chosen.extend(int(i) for i in rng.choice(candidates, per_class, replace=False))
     suite = {}
-    for index, condition in enumerate(conditions):
-        local = np.random.default_rng([seed, index])  # a condition's draws are its own
+    positions = {c.name: i for i, c in enumerate(CONDITIONS)}
+    for condition in conditions:
+        # A condition's draws are its own, and the same whichever conditions are generated.
+        key = positions.get(condition.name, zlib.crc32(condition.name.encode()))
+        local = np.random.default_rng([seed, key])
         images, labels = [], []
         for i in chosen:
             label = int(test_labels[i])

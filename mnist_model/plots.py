@@ -86,18 +86,19 @@ def plot_misclassified(
     wrong = (predicted != labels).nonzero().flatten()[:limit].tolist()
     columns = 5
     rows = max(1, -(-len(wrong) // columns))
-    cell_w, cell_h = 28 + 8, 28 + 12  # room between digits, and above each for its caption
+    h, w = images.shape[-2:]
+    cell_w, cell_h = w + 8, h + 12  # room between digits, and above each for its caption
     montage = torch.zeros(rows * cell_h, columns * cell_w)
     figure = _figure(2 * columns, 2.2 * rows, left=0.1, right=0.1, bottom=0.1, top=0.5)
     ax = figure.subplots()
     ax.axis("off")
     for slot, index in enumerate(wrong):
         top, left = (slot // columns) * cell_h + 10, (slot % columns) * cell_w + 4
-        montage[top : top + 28, left : left + 28] = images[index].reshape(28, 28).float()
+        montage[top : top + h, left : left + w] = images[index].reshape(h, w).float()
         p = int(predicted[index])
         confidence = 100 * float(probabilities[index, p])
         caption = f"true {int(labels[index])} / pred {p} ({confidence:.0f}%)"
-        ax.text(left + 14, top - 2, caption, ha="center", va="bottom", fontsize=9)
+        ax.text(left + w // 2, top - 2, caption, ha="center", va="bottom", fontsize=9)
     ax.imshow(montage.numpy(), cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
     if not wrong:
         ax.text(

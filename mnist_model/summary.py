@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mnist_model.model import count_parameters
+from mnist_model.model import IMAGE_SHAPE, count_parameters
 
 
 def layer_rows(model: nn.Module) -> list[tuple[str, str, tuple[int, ...], int]]:
@@ -25,7 +25,7 @@ def layer_rows(model: nn.Module) -> list[tuple[str, str, tuple[int, ...], int]]:
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.zeros(1, 1, 28, 28))
+            model(torch.zeros(1, *IMAGE_SHAPE))
     finally:
         for handle in hooks:
             handle.remove()

@@ -28,7 +28,7 @@ from mnist_model.config import ModelConfig, TrainConfig
 from mnist_model.data import normalize
 from mnist_model.errors import TrainingError
 from mnist_model.evaluate import EvalResult, evaluate
-from mnist_model.model import MnistNet
+from mnist_model.model import IMAGE_SHAPE, MnistNet
 from mnist_model.optim import NesterovSGD, WeightAverage, one_cycle_lr
 
 log = logging.getLogger(__name__)
@@ -103,9 +103,10 @@ def check_split(name: str, images, labels, num_classes: int) -> None:
     """A ValueError naming what is wrong, before anything is trained on it."""
     if not isinstance(images, torch.Tensor) or not isinstance(labels, torch.Tensor):
         raise ValueError(f"{name} images and labels must be tensors")
-    if images.dtype != torch.uint8 or tuple(images.shape[-2:]) != (28, 28):
+    if images.dtype != torch.uint8 or tuple(images.shape[-2:]) != IMAGE_SHAPE[1:]:
         raise ValueError(
-            f"{name} images must be uint8 (N, 28, 28), got {images.dtype} {tuple(images.shape)}"
+            f"{name} images must be uint8 (N, {IMAGE_SHAPE[1]}, {IMAGE_SHAPE[2]}), got "
+            f"{images.dtype} {tuple(images.shape)}"
         )
     if labels.dim() != 1 or labels.dtype.is_floating_point or labels.dtype == torch.bool:
         raise ValueError(

@@ -47,6 +47,9 @@ def test_the_same_seed_gives_the_same_pictures(digits) -> None:
     for name in one:
         assert same(one[name][0], two[name][0]), name
     assert not same(one["sensor_noise"][0], other["sensor_noise"][0])
+    # a condition's pictures do not depend on which other conditions are generated
+    full = ood.generate(*digits, per_class=1, seed=3)
+    assert same(full["sensor_noise"][0], one["sensor_noise"][0])
 
 
 def test_score_is_an_accuracy_per_condition(digits) -> None:
