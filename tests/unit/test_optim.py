@@ -151,3 +151,56 @@ def test_nesterov_sgd_leaves_the_gradients_alone() -> None:
     optimizer.step(0.1)
     optimizer.step(0.1)
     assert torch.equal(param.grad, torch.full((3,), 2.0))
+
+
+def test_weight_decay_skips_the_exempt_parameters_like_a_torch_param_group() -> None:
+    # torch.optim.SGD with a second parameter group at weight decay 0 is the reference.
+    from torch.optim import SGD
+
+    torch.manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(3, 3)), torch.nn.Parameter(torch.randn(3))]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    optimizer = NesterovSGD(ours, momentum=0.9, weight_decay=0.1, nesterov=True, no_decay=[ours[1]])
+    reference = SGD(
+        [{"params": [theirs[0]]}, {"params": [theirs[1]], "weight_decay": 0.0}],
+        lr=0.05,
+        momentum=0.9,
+        weight_decay=0.1,
+        nesterov=True,
+        foreach=True,
+    )
+    for step in range(4):
+        grads = [torch.randn_like(p, generator=torch.Generator().manual_seed(step)) for p in ours]
+        for p, q, g in zip(ours, theirs, grads, strict=True):
+            p.grad, q.grad = g.clone(), g.clone()
+        optimizer.step(0.05)
+        reference.step()
+    for p, q in zip(ours, theirs, strict=True):
+        assert torch.equal(p, q)
+
+
+def test_weight_average_warms_up_follows_buffers_and_round_trips() -> None:
+    from mnist_model.model import MnistNet
+    from mnist_model.optim import WeightAverage
+
+    torch.manual_seed(0)
+    live = MnistNet()
+    start = {k: v.clone() for k, v in live.state_dict().items()}
+    average = WeightAverage(live, decay=0.999)
+    with torch.no_grad():
+        for tensor in live.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.add_(1.0)  # parameters and BatchNorm statistics alike
+    average.update(live)  # first update: decay min(0.999, 1/10), so 90 % of the way
+    for name, value in average.model.state_dict().items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, start[name] + 0.9)
+    assert not any(p.requires_grad for p in average.model.parameters())
+    copy = WeightAverage(MnistNet(), decay=0.999)
+    copy.load_state_dict(average.state_dict())
+    assert copy.updates == 1
+    pairs = zip(copy.model.state_dict().values(), average.model.state_dict().values(), strict=True)
+    for a, b in pairs:
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="decay"):
+        WeightAverage(live, decay=1.0)

@@ -200,3 +200,24 @@ def test_train_leaves_global_state_as_found(tiny_dataset) -> None:
     train(config, images, labels, images[:8], labels[:8], progress=False)
     assert torch.equal(torch.get_rng_state(), before_rng)
     assert torch.get_num_threads() == threads
+
+
+def test_a_resumed_run_with_a_weight_average_matches_an_uninterrupted_one(
+    tiny_dataset, tmp_path
+) -> None:
+    x, y = tiny_dataset
+    config = dataclasses.replace(TINY, ema_decay=0.9, precision="fp32", layout="contiguous")
+    whole = train(config, x, y, x[:4], y[:4])
+
+    def stop_after_first(epoch, record, run):
+        if epoch == 1:
+            raise _Stop
+
+    state = tmp_path / "state.pt"
+    with pytest.raises(_Stop):
+        train(config, x, y, x[:4], y[:4], state_path=state, on_epoch=stop_after_first)
+    resumed = train(config, x, y, x[:4], y[:4], state_path=state, resume=True)
+    pairs = zip(whole.model.state_dict().values(), resumed.model.state_dict().values(), strict=True)
+    for a, b in pairs:
+        assert torch.equal(a, b)
+    assert whole.history[-1]["test_loss"] == resumed.history[-1]["test_loss"]
