@@ -131,6 +131,18 @@ class _Stop(Exception):
     pass
 
 
+def interrupted_after_epoch_1(config, x, y, state):
+    """Train until epoch 1 has saved its training state at ``state``, then stop; return it."""
+
+    def stop_after_first(epoch, record, run):
+        if epoch == 1:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        train(config, x, y, x[:4], y[:4], state_path=state, on_epoch=stop_after_first)
+    return state
+
+
 def test_resume_keeps_the_recorded_arithmetic_whatever_auto_would_pick_now(
     tiny_dataset, tmp_path, monkeypatch
 ) -> None:
@@ -143,14 +155,7 @@ def test_resume_keeps_the_recorded_arithmetic_whatever_auto_would_pick_now(
     config = dataclasses.replace(TINY, precision="auto", layout="auto")
     whole = train(config, x, y, x[:4], y[:4])
     started = whole.arithmetic
-
-    def stop_after_first(epoch, record, run):
-        if epoch == 1:
-            raise _Stop
-
-    state = tmp_path / "state.pt"
-    with pytest.raises(_Stop):
-        train(config, x, y, x[:4], y[:4], state_path=state, on_epoch=stop_after_first)
+    state = interrupted_after_epoch_1(config, x, y, tmp_path / "state.pt")
     # Now make auto pick something else on this machine.
     other = "fp32" if started.precision == "bf16" else "bf16"
     cache = arithmetic.cache_path()
@@ -208,14 +213,7 @@ def test_a_resumed_run_with_a_weight_average_matches_an_uninterrupted_one(
     x, y = tiny_dataset
     config = dataclasses.replace(TINY, ema_decay=0.9, precision="fp32", layout="contiguous")
     whole = train(config, x, y, x[:4], y[:4])
-
-    def stop_after_first(epoch, record, run):
-        if epoch == 1:
-            raise _Stop
-
-    state = tmp_path / "state.pt"
-    with pytest.raises(_Stop):
-        train(config, x, y, x[:4], y[:4], state_path=state, on_epoch=stop_after_first)
+    state = interrupted_after_epoch_1(config, x, y, tmp_path / "state.pt")
     resumed = train(config, x, y, x[:4], y[:4], state_path=state, resume=True)
     pairs = zip(whole.model.state_dict().values(), resumed.model.state_dict().values(), strict=True)
     for a, b in pairs:
