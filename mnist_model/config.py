@@ -65,6 +65,9 @@ class TrainConfig:
     max_rotation_deg: float = 10.0
     max_translate: float = 0.1
     max_scale: float = 0.1
+    max_elastic_px: float = 0.0
+    """Largest displacement, in pixels, of a smooth random warp added to the affine one
+    (0: none). See ``mnist_model.augment.elastic_field``."""
     ema_decay: float = 0.0
     """The saved and evaluated model is an exponential moving average of the weights with
     this per-step decay (0: the live weights). See ``mnist_model.optim.WeightAverage``."""
@@ -111,6 +114,7 @@ class TrainConfig:
             "max_rotation_deg",
             "max_translate",
             "max_scale",
+            "max_elastic_px",
             "threads",
             "momentum",
         ):

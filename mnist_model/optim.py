@@ -99,12 +99,8 @@ class NesterovSGD:
             else:
                 torch._foreach_mul_(self.buffers, self.momentum)
                 torch._foreach_add_(self.buffers, grads, alpha=1.0)
-            if self.nesterov:
-                # do not write into the .grad tensors (decay made new ones where it applied)
-                grads = [
-                    g.clone() if g is p.grad else g for g, p in zip(grads, params, strict=True)
-                ]
-                torch._foreach_add_(grads, self.buffers, alpha=self.momentum)
+            if self.nesterov:  # out of place: the .grad tensors are left as they are
+                grads = torch._foreach_add(grads, self.buffers, alpha=self.momentum)
             else:
                 grads = self.buffers
         torch._foreach_add_(params, grads, alpha=-lr)
@@ -140,7 +136,10 @@ class WeightAverage:
 
     @staticmethod
     def _floats(model: torch.nn.Module) -> list[torch.Tensor]:
-        return [t for t in model.state_dict().values() if t.is_floating_point()]
+        # Looked up at each update (not cached): Module.to() may replace the buffers.
+        # Parameters and buffers directly: state_dict() builds a dict of detached views.
+        buffers = [b for b in model.buffers() if b.is_floating_point()]
+        return [*model.parameters(), *buffers]
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:

@@ -270,6 +270,7 @@ def _train(
                 max_rotation_deg=config.max_rotation_deg * magnitude,
                 max_translate=config.max_translate * magnitude,
                 max_scale=config.max_scale * magnitude,
+                max_elastic_px=config.max_elastic_px * magnitude,
             )[mine].contiguous(memory_format=memory_format)
             y = labels[index][mine]
             with arithmetic.autocast(device):
@@ -322,10 +323,11 @@ def _train(
     return result
 
 
-STATE_SCHEMA = 4
+STATE_SCHEMA = 5
 """2: the pool-before-BatchNorm layout (see checkpoint.SCHEMA_VERSION); 3: records the
 arithmetic the run chose, which --resume keeps, and mnist_model.optim's optimiser state;
-4: the weight average's state (None without ``ema_decay``)."""
+4: the weight average's state (None without ``ema_decay``); 5: the train config has
+``max_elastic_px`` (an older state would be refused as written with other flags)."""
 
 
 def _evaluate_shard(model, images, labels, config) -> EvalResult:

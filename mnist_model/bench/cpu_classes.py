@@ -154,7 +154,7 @@ def cpu_classes_table(result: dict) -> str:
         f"class: {result['auto_within_10_percent_everywhere']}; default recipe >= "
         f"{REFERENCE_RATIO:.0f}x the reference on every class: "
         f"{result['at_least_4x_reference_everywhere']} (training throughput, which projects "
-        f"the end-to-end ratio of two 20-epoch runs, evaluation excluded)"
+        f"the end-to-end ratio of two runs of as many epochs, evaluation excluded)"
     )
     return "\n".join(lines)
 

@@ -53,6 +53,7 @@ TRAIN_FLAGS = {
     "--max-rotation-deg": values([0.0, 10.0, 360.0], [-1.0]),
     "--max-translate": values([0.0, 0.1, 2.0], [-0.1]),
     "--max-scale": values([0.0, 0.1, 0.99], [-0.1, 1.0, 2.0]),
+    "--max-elastic-px": values([0.0, 2.0, 30.0], [-1.0]),
     "--augment-decay": values([0.0, 0.5, 1.0], [-0.5, 1.5]),
     "--ema-decay": values([0.0, 0.5, 0.999], [-0.1, 1.0]),
     "--decay-norm-and-bias": st.sampled_from([True, False]),

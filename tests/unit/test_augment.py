@@ -7,11 +7,18 @@ import inspect
 
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers.synthetic import fake_arrays
-from mnist_model.augment import BACKGROUND, affine_grid, random_affine
+from mnist_model.augment import (
+    BACKGROUND,
+    ELASTIC_KNOTS,
+    affine_grid,
+    elastic_field,
+    random_affine,
+)
 from mnist_model.data import normalize
 
 DEFAULT_MAGNITUDES = {"max_rotation_deg": 7.0, "max_translate": 0.05, "max_scale": 0.05}
@@ -130,3 +137,47 @@ def test_broadcast_grid_matches_torch_affine_grid(n: int, h: int, w: int, seed: 
     actual = affine_grid(cos, sin, shift, (h, w), torch.float32)
     assert actual.shape == expected.shape == (n, h, w, 2)
     torch.testing.assert_close(actual, expected, atol=GRID_ATOL, rtol=0)
+
+
+@given(
+    n=st.integers(1, 6),
+    h=st.integers(12, 40),  # (from 12 px on, per-pixel noise would break the step bound)
+    w=st.integers(12, 40),
+    max_px=st.sampled_from([0.5, 1.0, 2.0, 3.5]),
+    seed=st.integers(0, 2**16),
+)
+def test_elastic_field_is_bounded_and_smooth(n, h, w, max_px, seed) -> None:
+    field = elastic_field(n, (h, w), gen(seed), max_px)
+    assert field.shape == (n, 2, h, w)
+    pixels = field * torch.tensor([w / 2.0, h / 2.0]).view(1, 2, 1, 1)  # back to pixels
+    assert pixels.abs().max().item() <= max_px + 1e-5
+    # Smooth: neighbouring pixels move together. Between knots ~size/3 apart a uniform
+    # draw changes by at most 2 * max_px, so one pixel's step is far below that.
+    knot_gap = min(h, w) / (ELASTIC_KNOTS - 1)
+    step = max_px * 2 / knot_gap * 2  # twice the linear slope: bicubic may steepen it
+    assert (pixels[..., 1:, :] - pixels[..., :-1, :]).abs().max().item() <= step + 1e-5
+    assert (pixels[..., 1:] - pixels[..., :-1]).abs().max().item() <= step + 1e-5
+
+
+@given(n=st.integers(1, 4), h=st.integers(1, 40), w=st.integers(1, 40), seed=st.integers(0, 99))
+def test_elastic_field_equals_bicubic_interpolation_of_its_knots(n, h, w, seed) -> None:
+    # The basis matmul is F.interpolate by another route: same knots, same field.
+    field = elastic_field(n, (h, w), gen(seed), 1.0)
+    knots = torch.rand(n, 2, ELASTIC_KNOTS, ELASTIC_KNOTS, generator=gen(seed)) * 2 - 1
+    smooth = F.interpolate(knots, size=(h, w), mode="bicubic", align_corners=True)
+    expected = smooth.clamp(-1, 1) * torch.tensor([2.0 / w, 2.0 / h]).view(1, 2, 1, 1)
+    torch.testing.assert_close(field, expected, atol=GRID_ATOL, rtol=0)
+
+
+def test_elastic_warp_bends_images_reproducibly_within_the_value_range() -> None:
+    x = images()
+    only_elastic = {**ZERO, "max_elastic_px": 2.0}
+    first = random_affine(x, gen(7), **only_elastic)
+    assert torch.equal(first, random_affine(x, gen(7), **only_elastic))
+    assert not torch.allclose(first, x)
+    assert first.min().item() >= min(BACKGROUND, x.min().item()) - RANGE_ATOL
+    assert first.max().item() <= max(BACKGROUND, x.max().item()) + RANGE_ATOL
+    # Added to the affine warp, it changes the result: both are applied in one sampling.
+    affine = random_affine(x, gen(8), **DEFAULT_MAGNITUDES)
+    both = random_affine(x, gen(8), **DEFAULT_MAGNITUDES, max_elastic_px=2.0)
+    assert not torch.allclose(affine, both)
