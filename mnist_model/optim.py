@@ -99,8 +99,12 @@ class NesterovSGD:
             else:
                 torch._foreach_mul_(self.buffers, self.momentum)
                 torch._foreach_add_(self.buffers, grads, alpha=1.0)
-            if self.nesterov:  # out of place: the .grad tensors are left as they are
-                grads = torch._foreach_add(grads, self.buffers, alpha=self.momentum)
+            if self.nesterov:
+                # do not write into the .grad tensors (decay made new ones where it applied)
+                grads = [
+                    g.clone() if g is p.grad else g for g, p in zip(grads, params, strict=True)
+                ]
+                torch._foreach_add_(grads, self.buffers, alpha=self.momentum)
             else:
                 grads = self.buffers
         torch._foreach_add_(params, grads, alpha=-lr)
