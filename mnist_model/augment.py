@@ -1,4 +1,5 @@
-"""Per-batch data augmentation on tensors: a random affine warp drawn per sample.
+"""Per-batch data augmentation on tensors: a random affine warp (and, as an option, a
+smooth elastic bend) drawn per sample.
 
 One sampling grid + ``grid_sample`` call warps the whole batch, which on CPU costs a
 small fraction of a training step, whereas torchvision's per-sample PIL transforms
