@@ -83,7 +83,7 @@ def _run_options(args: argparse.Namespace, checksums: dict, device) -> dict:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from mnist_model.artifacts import train_and_write
-    from mnist_model.distributed import join_torchrun
+    from mnist_model.distributed import join_torchrun, leave
     from mnist_model.train import select_device
 
     config = _train_config(args)
@@ -107,6 +107,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if paths:  # none on a torchrun rank other than 0: rank 0 reports and writes
         print(f"{run.final.reference_line()}\n{run.summary_line()}")
         print("\n".join(f"wrote {name}: {path}" for name, path in paths.items()))
+    leave()
     return 0
 
 

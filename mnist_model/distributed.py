@@ -38,6 +38,16 @@ def init_from_env(device: torch.device) -> None:
     dist.init_process_group(backend=backend)
 
 
+def leave() -> None:
+    """After a finished run under torchrun: wait until every rank is done (rank 0 writes
+    the artifacts after the others have nothing left to do), then tear the process group
+    down, so that no rank exits while a peer still holds its connections open. Without
+    this a rank once died with SIGABRT at exit in CI. A no-op outside a process group."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def shard(count: int) -> slice:
     """This rank's contiguous slice of ``count`` items (the slices tile 0..count)."""
     size, me = world_size(), rank()

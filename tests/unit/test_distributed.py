@@ -46,3 +46,17 @@ def test_join_torchrun_changes_nothing_outside_torchrun(monkeypatch) -> None:
     config = TrainConfig()
     device, same = distributed.join_torchrun(torch.device("cpu"), config)
     assert device == torch.device("cpu") and same is config
+
+
+def test_leave_tears_down_a_process_group_and_is_a_no_op_without_one(tmp_path) -> None:
+    import torch.distributed as dist
+
+    distributed.leave()  # no group: nothing to do, no error
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        distributed.leave()
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
