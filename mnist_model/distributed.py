@@ -41,8 +41,9 @@ def init_from_env(device: torch.device) -> None:
 def leave() -> None:
     """After a finished run under torchrun: wait until every rank is done (rank 0 writes
     the artifacts after the others have nothing left to do), then tear the process group
-    down, so that no rank exits while a peer still holds its connections open. Without
-    this a rank once died with SIGABRT at exit in CI. A no-op outside a process group."""
+    down, so that no rank exits while a peer still holds its connections open (the likely
+    cause, not a proven one, of a rank's single SIGABRT at exit in CI). A no-op outside a
+    process group."""
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
