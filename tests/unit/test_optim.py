@@ -204,3 +204,24 @@ def test_weight_average_warms_up_follows_buffers_and_round_trips() -> None:
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="decay"):
         WeightAverage(live, decay=1.0)
+
+
+def test_weight_average_decay_only_binds_once_the_warm_up_cap_passes_it() -> None:
+    """The cap (1 + n) / (10 + n) is below 0.998 for 4,490 updates, so 0.998 and 0.999 make
+    the same average until then (the TrainConfig.ema_decay docstring says so), while a
+    decay under the cap (0.5, from the 9th update on) does change it."""
+    from mnist_model.optim import WeightAverage
+
+    torch.manual_seed(0)
+    live = torch.nn.Linear(4, 3)
+    averages = {d: WeightAverage(live, decay=d) for d in (0.999, 0.998, 0.5)}
+    for _ in range(30):
+        with torch.no_grad():
+            for p in live.parameters():
+                p.add_(torch.randn_like(p))
+        for average in averages.values():
+            average.update(live)
+    states = {d: a.model.state_dict() for d, a in averages.items()}
+    for name in states[0.999]:
+        assert torch.equal(states[0.999][name], states[0.998][name])
+    assert not torch.equal(states[0.999]["weight"], states[0.5]["weight"])
