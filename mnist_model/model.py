@@ -84,7 +84,10 @@ def check_input(x: torch.Tensor) -> None:
             f"expected a floating-point input (normalised images), got dtype {x.dtype}; "
             "use mnist_model.data.normalize on uint8 images"
         )
-    if not bool(torch.isfinite(x).all()):
+    # One summing pass first: a NaN or an infinity makes the sum non-finite, so a finite
+    # sum proves the batch clean. isfinite(x).all() alone takes four passes, 1-3 % of a
+    # training step; it now runs only on a non-finite sum (which large values may reach).
+    if not torch.isfinite(x.sum()) and not bool(torch.isfinite(x).all()):
         raise ValueError("input contains NaN or infinite values")
 
 

@@ -14,7 +14,7 @@ wherever that one is defined; tests/unit/test_optim.py checks both bit for bit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 
@@ -145,10 +145,22 @@ class WeightAverage:
         buffers = [b for b in model.buffers() if b.is_floating_point()]
         return [*model.parameters(), *buffers]
 
-    @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
+        """One step of the average towards ``model``."""
+        self._step(self._floats(self.model), self._floats(model))
+
+    def follower(self, model: torch.nn.Module) -> Callable[[], None]:
+        """``update(model)`` as a function of no arguments, with both models' tensors
+        looked up once: finding them took most of an update's time. Valid while neither
+        model is moved or converted (``Module.to`` may replace buffers), as in a training
+        loop."""
+        ours, live = self._floats(self.model), self._floats(model)
+        return lambda: self._step(ours, live)
+
+    @torch.no_grad()
+    def _step(self, ours: list[torch.Tensor], live: list[torch.Tensor]) -> None:
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        torch._foreach_lerp_(self._floats(self.model), self._floats(model), 1.0 - decay)
+        torch._foreach_lerp_(ours, live, 1.0 - decay)
         self.updates += 1
 
     def state_dict(self) -> dict:

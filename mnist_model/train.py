@@ -243,6 +243,7 @@ def _train(
         first_epoch = restore_training_state(state, model, optimizer, generator, result, average)
         first_epoch += 1
         log.info("resuming after epoch %d from %s", first_epoch - 1, state_path)
+    update_average = None if average is None else average.follower(model)  # after restore
     start = time.perf_counter()
     for epoch in range(first_epoch, config.epochs + 1):
         epoch_start = time.perf_counter()
@@ -284,8 +285,8 @@ def _train(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step(learning_rate(config, global_step, total_steps))
-            if average is not None:
-                average.update(model)
+            if update_average is not None:
+                update_average()
             loss_sum += loss.detach() * len(y)
             correct += (logits.detach().argmax(1) == y).sum()
             if show and step % 20 == 0:

@@ -139,6 +139,16 @@ def test_broadcast_grid_matches_torch_affine_grid(n: int, h: int, w: int, seed: 
     torch.testing.assert_close(actual, expected, atol=GRID_ATOL, rtol=0)
 
 
+@given(n=st.integers(1, 6), h=st.integers(1, 30), w=st.integers(1, 30), seed=st.integers(0, 2**16))
+def test_grid_with_an_offset_is_the_plain_grid_plus_the_offset_bit_for_bit(n, h, w, seed) -> None:
+    g = gen(seed)
+    cos, sin, shift = torch.randn(n, generator=g), torch.randn(n, generator=g), torch.randn(n, 2)
+    offset = torch.randn(n, 2, h, w, generator=g)
+    plain = affine_grid(cos, sin, shift, (h, w), torch.float32)
+    bent = affine_grid(cos, sin, shift, (h, w), torch.float32, offset=offset)
+    assert torch.equal(bent, plain + offset.permute(0, 2, 3, 1))
+
+
 @given(
     n=st.integers(1, 6),
     h=st.integers(12, 40),  # (from 12 px on, per-pixel noise would break the step bound)

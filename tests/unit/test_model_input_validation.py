@@ -78,6 +78,14 @@ def test_infinite_input_is_refused(model, value) -> None:
         model(x)
 
 
+def test_large_finite_input_whose_sum_overflows_passes(model) -> None:
+    # The check sums first; a sum past the float range must not be taken for an infinity.
+    x = torch.full((2, 1, 28, 28), 3e38)
+    assert not torch.isfinite(x.sum())
+    check_input(x)
+    check_input(x.half().clamp(max=6e4))  # float16: 1,568 x 6e4 overflows its 65,504
+
+
 def test_valid_input_passes(model) -> None:
     # The counterpart of every refusal above: the checks must not reject good batches.
     check_input(torch.zeros(3, 1, 28, 28))

@@ -225,3 +225,27 @@ def test_weight_average_decay_only_binds_once_the_warm_up_cap_passes_it() -> Non
     for name in states[0.999]:
         assert torch.equal(states[0.999][name], states[0.998][name])
     assert not torch.equal(states[0.999]["weight"], states[0.5]["weight"])
+
+
+def test_weight_average_follower_makes_the_same_average_as_update() -> None:
+    """The training loop's follower looks the tensors up once; it must average exactly as
+    update() does, BatchNorm statistics included."""
+    from mnist_model.model import MnistNet
+    from mnist_model.optim import WeightAverage
+
+    torch.manual_seed(0)
+    live = MnistNet()
+    by_update, by_follower = WeightAverage(live, 0.99), WeightAverage(live, 0.99)
+    follow = by_follower.follower(live)
+    for _ in range(12):
+        live(torch.randn(4, 1, 28, 28))  # train mode: moves the running statistics
+        with torch.no_grad():
+            for p in live.parameters():
+                p.add_(torch.randn_like(p))
+        by_update.update(live)
+        follow()
+    assert by_update.updates == by_follower.updates == 12
+    pairs = zip(by_update.model.state_dict().items(), by_follower.model.state_dict().items())
+    for (name, a), (_, b) in pairs:
+        assert torch.equal(a, b), name
+    assert not torch.equal(by_update.model.stem[0].weight, live.stem[0].weight)
