@@ -71,7 +71,8 @@ def affine_grid(
     [[cos, -sin, shift_x], [sin, cos, shift_y]], built by broadcasting: on the CPU,
     affine_grid's batched (H*W, 3) x (3, 2) matmul cost a training step about 4 %.
     ``offset`` (N, 2, H, W), if given, is added to the (x, y) positions.
-    Returns an (N, H, W, 2) grid of (x, y) sampling positions in [-1, 1] coordinates."""
+    Returns an (N, H, W, 2) grid of (x, y) sampling positions in [-1, 1] coordinates
+    (a view of (N, 2, H, W) memory)."""
     h, w = size
     # Pixel centres in affine_grid's normalised coordinates: (2i + 1) / size - 1.
     xs = ((torch.arange(w, dtype=dtype, device=cos.device) * 2 + 1) / w - 1)[None, None, :]
@@ -80,16 +81,18 @@ def affine_grid(
     shift = shift.to(dtype)[:, :, None, None]
     x = cos * xs - sin * ys
     y = sin * xs + cos * ys
-    # Each coordinate's last sum is written straight into the grid: the same values as
-    # torch.stack((x, y), -1) without its copy, which was the costlier part of this function.
-    grid = torch.empty((*x.shape, 2), dtype=dtype, device=cos.device)
+    # x and y are kept as two (N, H, W) planes and returned as a permuted view: the same
+    # values as torch.stack((x, y), -1), but without interleaving them, and grid_sample
+    # reads each coordinate contiguously. At batch 256 on the CPU, grid plus grid_sample
+    # took about half the time of the interleaved grid (docs/results.md).
+    planes = torch.empty((x.shape[0], 2, *x.shape[1:]), dtype=dtype, device=cos.device)
     if offset is None:
-        torch.add(x, shift[:, 0], out=grid[..., 0])
-        torch.add(y, shift[:, 1], out=grid[..., 1])
+        torch.add(x, shift[:, 0], out=planes[:, 0])
+        torch.add(y, shift[:, 1], out=planes[:, 1])
     else:
-        torch.add(x + shift[:, 0], offset[:, 0].to(dtype), out=grid[..., 0])
-        torch.add(y + shift[:, 1], offset[:, 1].to(dtype), out=grid[..., 1])
-    return grid
+        torch.add(x + shift[:, 0], offset[:, 0].to(dtype), out=planes[:, 0])
+        torch.add(y + shift[:, 1], offset[:, 1].to(dtype), out=planes[:, 1])
+    return planes.permute(0, 2, 3, 1)
 
 
 ELASTIC_KNOTS = 4
