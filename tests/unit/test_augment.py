@@ -142,7 +142,8 @@ def test_broadcast_grid_matches_torch_affine_grid(n: int, h: int, w: int, seed: 
 @given(n=st.integers(1, 6), h=st.integers(1, 30), w=st.integers(1, 30), seed=st.integers(0, 2**16))
 def test_grid_with_an_offset_is_the_plain_grid_plus_the_offset_bit_for_bit(n, h, w, seed) -> None:
     g = gen(seed)
-    cos, sin, shift = torch.randn(n, generator=g), torch.randn(n, generator=g), torch.randn(n, 2)
+    cos, sin = torch.randn(n, generator=g), torch.randn(n, generator=g)
+    shift = torch.randn(n, 2, generator=g)
     offset = torch.randn(n, 2, h, w, generator=g)
     plain = affine_grid(cos, sin, shift, (h, w), torch.float32)
     bent = affine_grid(cos, sin, shift, (h, w), torch.float32, offset=offset)

@@ -245,7 +245,7 @@ def test_weight_average_follower_makes_the_same_average_as_update() -> None:
         by_update.update(live)
         follow()
     assert by_update.updates == by_follower.updates == 12
-    pairs = zip(by_update.model.state_dict().items(), by_follower.model.state_dict().items())
-    for (name, a), (_, b) in pairs:
+    averaged = by_update.model.state_dict().items(), by_follower.model.state_dict().items()
+    for (name, a), (_, b) in zip(*averaged, strict=True):
         assert torch.equal(a, b), name
     assert not torch.equal(by_update.model.stem[0].weight, live.stem[0].weight)
