@@ -28,6 +28,7 @@ def random_affine(
     max_translate: float,
     max_scale: float,
     max_elastic_px: float = 0.0,
+    size: tuple[int, int] | None = None,
 ) -> torch.Tensor:
     """Rotate, scale and shift each image of a normalised (N, 1, H, W) batch independently.
 
@@ -35,10 +36,14 @@ def random_affine(
     in +-max_translate of the image size (torchvision's ``translate`` convention). With
     ``max_elastic_px`` each image is also bent by a smooth random displacement field of
     at most that many pixels (see ``elastic_field``). The random numbers come from
-    ``generator`` (on the CPU) so a seed reproduces a run. With every magnitude 0 the
-    images are returned unchanged.
+    ``generator`` (on the CPU) so a seed reproduces a run. ``size`` (height, width), if
+    given, is the output's: the same warp then also resamples the whole image to that
+    size, bilinearly (the training's low-resolution epochs), and the bend is measured in
+    output pixels. With every magnitude 0 and no new size the images are returned unchanged.
     """
-    if max_rotation_deg == 0 and max_translate == 0 and max_scale == 0 and max_elastic_px == 0:
+    size = tuple(images.shape[-2:]) if size is None else tuple(size)
+    still = max_rotation_deg == 0 and max_translate == 0 and max_scale == 0
+    if still and max_elastic_px == 0 and size == tuple(images.shape[-2:]):
         return images
     n = images.shape[0]
 
@@ -52,8 +57,8 @@ def random_affine(
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     bend = None
     if max_elastic_px > 0:
-        bend = elastic_field(n, images.shape[-2:], generator, max_elastic_px).to(images.device)
-    grid = affine_grid(cos, sin, shift, images.shape[-2:], images.dtype, offset=bend)
+        bend = elastic_field(n, size, generator, max_elastic_px).to(images.device)
+    grid = affine_grid(cos, sin, shift, size, images.dtype, offset=bend)
     # Warp the image offset so that the background is 0: zero padding then fills with black.
     warped = F.grid_sample(images - BACKGROUND, grid, align_corners=False, padding_mode="zeros")
     return warped + BACKGROUND

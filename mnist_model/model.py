@@ -19,6 +19,10 @@ from mnist_model.config import ModelConfig
 
 IMAGE_SHAPE = (1, 28, 28)
 """(channels, height, width) of one input image."""
+LOW_RES_SIZE = 20
+"""In training mode the network also takes 20x20 images (``TrainConfig.low_res_fraction``):
+it is fully convolutional with a global average pool, and 20 -> 10 -> 5 keeps both
+pools exact. Evaluation and prediction (eval mode) take 28x28 only."""
 
 
 class ConvBlock(nn.Sequential):
@@ -54,9 +58,9 @@ class MnistNet(nn.Module):
         self.gap = nn.AdaptiveAvgPool2d(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x)
-        x = self.stem(x)  # conv at 28x28, pooled: (N, C0, 14, 14)
-        x = self.stage1(x)  # convs at 14x14, the last one pooled: (N, C1, 7, 7)
+        check_input(x, low_res=self.training)
+        x = self.stem(x)  # conv at 28x28, pooled: (N, C0, 14, 14) (20x20 in: 10x10)
+        x = self.stage1(x)  # convs at 14x14, the last one pooled: (N, C1, 7, 7) (5x5)
         x = self.stage2(x)  # (N, C2, 7, 7)
         x = self.dropout(x)
         x = self.classifier(x)  # (N, 10, 7, 7)
@@ -71,12 +75,17 @@ def _stage(in_channels: int, widths: tuple[int, ...], *, pool_last: bool = False
     return nn.Sequential(*blocks)
 
 
-def check_input(x: torch.Tensor) -> None:
-    """Raise ValueError naming the expected and actual shape/dtype of a bad input batch."""
+def check_input(x: torch.Tensor, *, low_res: bool = False) -> None:
+    """Raise ValueError naming the expected and actual shape/dtype of a bad input batch.
+    ``low_res`` also accepts (N, 1, 20, 20), the training-only size (``LOW_RES_SIZE``)."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"expected a torch.Tensor of shape (N, 1, 28, 28), got {type(x).__name__}")
-    if x.dim() != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
-        raise ValueError(f"expected input of shape (N, 1, 28, 28), got {tuple(x.shape)}")
+    low = (IMAGE_SHAPE[0], LOW_RES_SIZE, LOW_RES_SIZE)
+    if x.dim() != 4 or not (
+        tuple(x.shape[1:]) == IMAGE_SHAPE or (low_res and tuple(x.shape[1:]) == low)
+    ):
+        also = f" (or (N, 1, {LOW_RES_SIZE}, {LOW_RES_SIZE}) in training)" if low_res else ""
+        raise ValueError(f"expected input of shape (N, 1, 28, 28){also}, got {tuple(x.shape)}")
     if x.shape[0] == 0:
         raise ValueError("expected a non-empty batch of shape (N, 1, 28, 28), got N=0")
     if not x.is_floating_point():

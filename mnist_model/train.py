@@ -28,7 +28,7 @@ from mnist_model.config import ModelConfig, TrainConfig
 from mnist_model.data import normalize
 from mnist_model.errors import TrainingError
 from mnist_model.evaluate import EvalResult, evaluate
-from mnist_model.model import IMAGE_SHAPE, MnistNet
+from mnist_model.model import IMAGE_SHAPE, LOW_RES_SIZE, MnistNet
 from mnist_model.optim import NesterovSGD, WeightAverage, one_cycle_lr
 
 log = logging.getLogger(__name__)
@@ -248,6 +248,8 @@ def _train(
     for epoch in range(first_epoch, config.epochs + 1):
         epoch_start = time.perf_counter()
         lr = learning_rate(config, (epoch - 1) * steps_per_epoch, total_steps)
+        # The first epochs see the warped batches at 20x20 (see TrainConfig.low_res_fraction).
+        size = (LOW_RES_SIZE, LOW_RES_SIZE) if epoch <= config.low_res_epochs else None
         model.train()
         order = torch.randperm(len(images), generator=generator).to(device)
         loss_sum = torch.zeros((), device=device)
@@ -272,6 +274,7 @@ def _train(
                 max_translate=config.max_translate * magnitude,
                 max_scale=config.max_scale * magnitude,
                 max_elastic_px=config.max_elastic_px * magnitude,
+                size=size,
             )[mine].contiguous(memory_format=memory_format)
             y = labels[index][mine]
             with arithmetic.autocast(device):
@@ -324,11 +327,12 @@ def _train(
     return result
 
 
-STATE_SCHEMA = 5
+STATE_SCHEMA = 6
 """2: the pool-before-BatchNorm layout (see checkpoint.SCHEMA_VERSION); 3: records the
 arithmetic the run chose, which --resume keeps, and mnist_model.optim's optimiser state;
 4: the weight average's state (None without ``ema_decay``); 5: the train config has
-``max_elastic_px`` (an older state would be refused as written with other flags)."""
+``max_elastic_px`` (an older state would be refused as written with other flags); 6: and
+``low_res_fraction``."""
 
 
 def _evaluate_shard(model, images, labels, config) -> EvalResult:

@@ -64,6 +64,25 @@ def test_zero_magnitude_is_exactly_the_identity() -> None:
     assert torch.equal(out, x)
 
 
+def test_a_new_size_alone_is_a_bilinear_resize_of_the_whole_image() -> None:
+    # The low-resolution epochs' batches: the warp's grid spans the whole input, so with
+    # every magnitude 0 it is exactly what F.interpolate's bilinear resize computes.
+    x = images()
+    out = random_affine(x, gen(2), **ZERO, size=(20, 20))
+    resized = F.interpolate(x, size=(20, 20), mode="bilinear", align_corners=False)
+    assert out.shape == (16, 1, 20, 20)
+    torch.testing.assert_close(out, resized, atol=RANGE_ATOL, rtol=0)
+
+
+def test_a_new_size_draws_the_same_random_numbers() -> None:
+    # So a run's later batches do not depend on how its earlier ones were sized.
+    sized, plain = gen(3), gen(3)
+    out = random_affine(images(), sized, **DEFAULT_MAGNITUDES, max_elastic_px=2.0, size=(20, 20))
+    random_affine(images(), plain, **DEFAULT_MAGNITUDES, max_elastic_px=2.0)
+    assert out.shape == (16, 1, 20, 20)
+    assert torch.equal(sized.get_state(), plain.get_state())
+
+
 def test_nonzero_magnitude_changes_images() -> None:
     x = images()
     out = random_affine(x, gen(2), **DEFAULT_MAGNITUDES)

@@ -35,6 +35,8 @@ INVALID_TRAIN = [
     ("max_scale", -0.01),
     ("threads", -1),
     ("momentum", -0.5),
+    ("low_res_fraction", -0.1),
+    ("low_res_fraction", 1.0),
     ("warmup_fraction", 0.0),
     ("warmup_fraction", 1.0),
     ("warmup_fraction", 1.5),
@@ -49,6 +51,14 @@ INVALID_TRAIN = [
 def test_invalid_train_values_raise_value_error_naming_the_field(field, value) -> None:
     with pytest.raises(ValueError, match=field):
         TrainConfig(**{field: value})
+
+
+@pytest.mark.parametrize(
+    ("epochs", "fraction", "low"),
+    [(24, 0.4, 10), (20, 0.4, 8), (2, 0.4, 1), (1, 0.4, 0), (24, 0.0, 0)],
+)
+def test_low_res_epochs_are_the_fraction_rounded_half_up(epochs, fraction, low) -> None:
+    assert TrainConfig(epochs=epochs, low_res_fraction=fraction).low_res_epochs == low
 
 
 INVALID_MODEL = [

@@ -11,7 +11,7 @@ import re
 import pytest
 import torch
 
-from mnist_model.model import MnistNet, check_input
+from mnist_model.model import LOW_RES_SIZE, MnistNet, check_input
 
 EXPECTED_SHAPE = "(N, 1, 28, 28)"
 
@@ -40,6 +40,21 @@ def test_wrong_shapes_name_expected_and_actual(model, shape) -> None:
     message = str(info.value)
     assert EXPECTED_SHAPE in message
     assert str(tuple(shape)) in message
+
+
+def test_low_resolution_images_are_taken_in_training_mode_only() -> None:
+    # TrainConfig.low_res_fraction feeds 20x20 batches; evaluation and predict never do.
+    net = MnistNet()
+    x = torch.zeros(3, 1, LOW_RES_SIZE, LOW_RES_SIZE)
+    assert net.train()(x).shape == (3, 10)
+    with pytest.raises(ValueError, match=re.escape(EXPECTED_SHAPE)):
+        net.eval()(x)
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 24, 24), (2, 1, 20, 28), (2, 1, 32, 32), (2, 3, 20, 20)])
+def test_training_mode_takes_no_other_size(shape) -> None:
+    with pytest.raises(ValueError, match=re.escape(str(shape))):
+        MnistNet().train()(torch.zeros(shape))
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.int64, torch.int32, torch.bool])

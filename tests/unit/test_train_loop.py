@@ -58,6 +58,25 @@ def test_inputs_are_not_modified(tiny_dataset) -> None:
     assert torch.equal(x, x_before) and torch.equal(y, y_before)
 
 
+def test_the_first_epochs_train_at_low_resolution(tiny_dataset, monkeypatch) -> None:
+    import mnist_model.train as training
+
+    sizes, warp = [], training.random_affine
+
+    def recording_warp(*args, **kwargs):
+        out = warp(*args, **kwargs)
+        sizes.append(tuple(out.shape[-2:]))
+        return out
+
+    monkeypatch.setattr(training, "random_affine", recording_warp)
+    x, y = tiny_dataset
+    config = dataclasses.replace(TINY, epochs=5, low_res_fraction=0.4)  # 2 of 5 epochs
+    run = train(config, x, y, x[:4], y[:4])
+    steps = -(-len(x) // config.batch_size)
+    assert sizes == [(20, 20)] * (2 * steps) + [(28, 28)] * (3 * steps)
+    assert run.final.total == 4  # and evaluation ran at full size after each epoch
+
+
 def test_diverging_training_stops_with_a_training_error(tiny_dataset) -> None:
     x, y = tiny_dataset
     with pytest.raises(TrainingError, match="non-finite loss"):
