@@ -49,14 +49,13 @@ def test_training_reference(benchmark, mnist_root) -> None:
 
 def test_default_recipe_trains_at_least_4x_faster_than_the_reference(splits, mnist_root) -> None:
     # The default's first epochs train at 20x20 (TrainConfig.low_res_fraction), so both
-    # sizes are timed: a one-epoch config with a fraction of 0.5 rounds to one low epoch.
+    # sizes are timed, taking turns: a one-epoch config with a fraction of 0.5 rounds to
+    # one low-resolution epoch.
     configs = {
         "ours": TrainConfig(epochs=1),
         "ours_low_res": TrainConfig(epochs=1, low_res_fraction=0.5),
     }
-    rates = train_rates(
-        *splits, str(mnist_root), IMAGES, repeats=5, configs=configs
-    )  # taking turns
+    rates = train_rates(*splits, str(mnist_root), IMAGES, repeats=5, configs=configs)
     ours, low_res, reference = rates["ours"], rates["ours_low_res"], rates["reference"]
     default = TrainConfig()
     low = default.low_res_epochs
