@@ -169,7 +169,11 @@ def small_train_config():
     """One epoch on a few thousand images: the default recipe's shape (augmentation, SGD,
     one-cycle) with a batch size and schedule that converge in ~375 steps instead of ~4,000.
     threads=1: batches of 16 gain nothing from more threads, and it avoids oversubscribing
-    a CPU that xdist workers or other jobs share."""
+    a CPU that xdist workers or other jobs share. The regularisation is the one this run was
+    tuned with (decay 5e-4 on every parameter, the live weights judged): the default's
+    decay 1e-3 on convolution weights only and its weight average are tuned for 5,640
+    steps at batch 256, and in these 375 steps they cost a point (94.2 % against 95.1 %
+    on the 2,000 test images), enough to misread a rendered test digit."""
     from mnist_model.config import TrainConfig
 
     return TrainConfig(
@@ -178,6 +182,9 @@ def small_train_config():
         lr=0.1,
         warmup_fraction=0.1,
         initial_lr_divisor=4.0,
+        weight_decay=5e-4,
+        decay_norm_and_bias=True,
+        ema_decay=0.0,
         seed=0,
         threads=1,
     )
