@@ -73,7 +73,7 @@ _OWN_CACHE = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # The arithmetic cache (mnist_model.arithmetic) of a test session is its own, so tests
+    # The arithmetic cache (mnist_model.autotune) of a test session is its own, so tests
     # neither read a choice measured outside them nor leave one in the user's cache; the
     # CLI subprocesses inherit it and measure once per session, not once per command.
     if not os.environ.get("MNIST_MODEL_CACHE"):
@@ -186,7 +186,6 @@ def small_train_config():
         decay_norm_and_bias=True,
         ema_decay=0.0,
         seed=0,
-        threads=1,
     )
 
 
@@ -205,88 +204,12 @@ class SmallTraining:
 @pytest.fixture(scope="session")
 def small_training(mnist_splits, small_train_config) -> SmallTraining:
     """The short run, trained once per session (it is the costliest fixture)."""
-    from mnist_model.train import train
+    from mnist_model.config import Machine
+    from mnist_model.runner import run_recipe
 
     train_x, train_y = (t[:SMALL_TRAIN_SIZE] for t in mnist_splits["train"])
     test_x, test_y = (t[:SMALL_TEST_SIZE] for t in mnist_splits["test"])
-    run = train(small_train_config, train_x, train_y, test_x, test_y)  # leaves no global state
+    # one thread: batches of 16 gain nothing from more, and xdist workers share the cores
+    machine = Machine(threads=1)
+    run = run_recipe(small_train_config, machine, (train_x, train_y), (test_x, test_y))
     return SmallTraining(run, small_train_config, train_x, train_y, test_x, test_y)
-
-
-# --- acceptance multi-seed mode (pytest -m acceptance --seeds 5 -n 2) --------------------
-# Each seed is one test (tests/acceptance/test_multiseed.py) that xdist can run in
-# parallel and that writes its result to --seeds-out. When the session ends, the
-# controller reads every seed's file, writes sweep.json and fails the run if a seed is
-# missing or the mean is below the bar (``multiseed_mean_accuracy`` in the thresholds
-# file): the spread is checked, not only each seed.
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    multi = config.getoption("--seeds") > 0
-    keep = [item for item in items if (item.get_closest_marker("multiseed") is not None) == multi]
-    dropped = [item for item in items if item not in keep]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    config = session.config
-    if config.getoption("--seeds") > 0 and is_controller(config):
-        for stale in (*seeds_dir(config).glob("seed*.json"), *seeds_dir(config).glob("seed*.pt")):
-            stale.unlink()
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if session.config.getoption("--seeds") > 0:
-        from mnist_model import thresholds
-
-        check_mean(session, thresholds.load()["multiseed_mean_accuracy"])
-
-
-def seeds_dir(config: pytest.Config) -> Path:
-    return Path(config.getoption("--seeds-out")).resolve()
-
-
-def is_controller(config: pytest.Config) -> bool:
-    return not hasattr(config, "workerinput")
-
-
-def check_mean(session: pytest.Session, mean_bar: float) -> None:
-    """Aggregate the seeds' files on the controller; a shortfall fails the session."""
-    import json
-
-    from mnist_model.atomic import atomic_write_json
-    from mnist_model.sweep import SeedResult, summarise, summary_table
-
-    config = session.config
-    count = config.getoption("--seeds")
-    if count <= 0 or not is_controller(config) or config.option.collectonly:
-        return
-    folder = seeds_dir(config)
-    results, missing = [], []
-    for seed in range(count):
-        path = folder / f"seed{seed}.json"
-        if path.is_file():
-            results.append(SeedResult(**json.loads(path.read_text())))
-        else:
-            missing.append(seed)
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    write = reporter.write_line if reporter else print
-    if reporter:
-        reporter.ensure_newline()  # the progress line may still be open
-        reporter.write_sep("=", f"acceptance: {count} seeds")
-    if missing:
-        write(f"FAILED: no result for seeds {missing} (their tests failed or did not run)")
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        return
-    summary = summarise(results)
-    atomic_write_json(folder / "sweep.json", summary)
-    write(summary_table(summary))
-    write(f"wrote {folder / 'sweep.json'}")
-    if summary["mean_accuracy"] < mean_bar:
-        write(
-            f"FAILED: mean accuracy {100 * summary['mean_accuracy']:.3f}% is below the "
-            f"multi-seed bar {100 * mean_bar:.2f}%"
-        )
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,7 +1,8 @@
-"""The ``mnist-model`` command line: parses it and dispatches to ``mnist_model.commands``.
+"""mnist-model: train a 7,954-parameter MNIST CNN, judge it, and read digits with it.
 
-Expected failures (bad paths, corrupt data, unsafe checkpoints, bad flag values) print
-one line ``mnist-model: error: ...`` and exit 2; ``--debug`` shows the traceback instead.
+Every command's flags and their meaning: ``mnist-model COMMAND --help``. Expected
+failures (bad paths, corrupt data, unsafe checkpoints, bad flag values) print one line
+``mnist-model: error: ...`` and exit 2; ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from mnist_model import commands
 from mnist_model.commands import EXIT_ERROR
-from mnist_model.config import PRESETS, TrainConfig
+from mnist_model.config import PRESETS, Machine, TrainConfig
 from mnist_model.errors import MnistModelError
 
 log = logging.getLogger("mnist_model")
@@ -29,17 +30,37 @@ def _integers(text: str) -> list[int]:
 
 
 ON = {"action": "store_true"}
-CHECKPOINT = ("--checkpoint", {"type": Path, "required": True})
-DATA_DIR = ("--data-dir", {"help": "MNIST root (holds MNIST/raw); default $MNIST_MODEL_DATA"})
+CHECKPOINT = (
+    "--checkpoint",
+    {"type": Path, "required": True, "help": "the model.pt to use (required)"},
+)
+DATA_DIR = (
+    "--data-dir",
+    {
+        "help": "the MNIST root, which holds MNIST/raw (default: $MNIST_MODEL_DATA, else "
+        "~/.cache/mnist-model)"
+    },
+)
 RUN_FLAGS = (  # train and sweep
-    ("--device", {"default": "auto", "help": "auto (CUDA if present), cpu, cuda"}),
-    ("--remeasure", {**ON, "help": "time the arithmetic candidates again (precision auto)"}),
-    ("--progress", {"action": argparse.BooleanOptionalAction, "help": "tqdm bars (on a tty)"}),
+    (
+        "--remeasure",
+        {**ON, "help": "time the arithmetic candidates again instead of using the cached choice"},
+    ),
+    (
+        "--progress",
+        {
+            "action": argparse.BooleanOptionalAction,
+            "help": "show a progress bar per epoch (default: only on a terminal)",
+        },
+    ),
 )
 COMMAND_FLAGS: dict[str, tuple[str, tuple]] = {
     "data": (
         "acquire and verify MNIST, print the four MD5s",
-        (DATA_DIR, ("--verify", {**ON, "help": "only check the files already there"})),
+        (
+            DATA_DIR,
+            ("--verify", {**ON, "help": "only check the files already there, fetch nothing"}),
+        ),
     ),
     "summary": ("layer table with output shapes and parameter counts", ()),
     "train": (
@@ -47,10 +68,26 @@ COMMAND_FLAGS: dict[str, tuple[str, tuple]] = {
         (
             DATA_DIR,
             *RUN_FLAGS,
-            ("--out", {"type": Path, "default": Path("artifacts"), "help": "artifacts folder"}),
-            ("--limit", {"type": int, "help": "train on the first N training images only"}),
-            ("--test-limit", {"type": int, "help": "evaluate on the first N test images only"}),
-            ("--resume", {**ON, "help": "continue from OUT/train_state.pt (saved every epoch)"}),
+            (
+                "--out",
+                {
+                    "type": Path,
+                    "default": Path("artifacts"),
+                    "help": "folder the run's files are written to (default: artifacts)",
+                },
+            ),
+            (
+                "--limit",
+                {"type": int, "help": "train on the first N training images (default: all)"},
+            ),
+            (
+                "--test-limit",
+                {"type": int, "help": "evaluate on the first N test images (default: all)"},
+            ),
+            (
+                "--resume",
+                {**ON, "help": "continue a stopped run from OUT/train_state.pt (saved each epoch)"},
+            ),
         ),
     ),
     "sweep": (
@@ -58,8 +95,18 @@ COMMAND_FLAGS: dict[str, tuple[str, tuple]] = {
         (
             DATA_DIR,
             *RUN_FLAGS,
-            ("--seeds", {"default": "0-4", "help": "'0-4' or '1,5,9' (replaces --seed)"}),
-            ("--out", {"type": Path, "default": Path("artifacts/sweep"), "help": "sweep folder"}),
+            (
+                "--seeds",
+                {"default": "0-4", "help": "seeds to train, '0-4' or '1,5,9' (default: 0-4)"},
+            ),
+            (
+                "--out",
+                {
+                    "type": Path,
+                    "default": Path("artifacts/sweep"),
+                    "help": "folder of the seeds' runs and sweep.json (default: artifacts/sweep)",
+                },
+            ),
         ),
     ),
     "report": (
@@ -67,33 +114,49 @@ COMMAND_FLAGS: dict[str, tuple[str, tuple]] = {
         (
             DATA_DIR,
             CHECKPOINT,
-            ("--out", {"type": Path, "required": True}),
-            ("--ood", {**ON, "help": "add the out-of-distribution suite's table (1 min)"}),
+            ("--out", {"type": Path, "required": True, "help": "the report folder (required)"}),
+            ("--ood", {**ON, "help": "add the out-of-distribution suite's table"}),
         ),
     ),
     "predict": (
         "predict the digit in image files (PNG/JPEG/BMP)",
         (
-            ("images", {"nargs": "+", "type": Path, "metavar": "IMAGE"}),
+            (
+                "images",
+                {"nargs": "+", "type": Path, "metavar": "IMAGE", "help": "image files to read"},
+            ),
             CHECKPOINT,
-            ("--json", {**ON, "help": "print a JSON list"}),
+            ("--json", {**ON, "help": "print a JSON list instead of one line per image"}),
         ),
     ),
     "bench": (
         "training and inference throughput vs the reference",
         (
             DATA_DIR,
-            ("--images", {"type": int, "help": "training images a measurement (15360)"}),
-            ("--repeats", {"type": int, "default": 3}),
+            (
+                "--images",
+                {"type": int, "help": "training images per measurement (default: 15360)"},
+            ),
+            ("--repeats", {"type": int, "default": 3, "help": "repeats per figure (default: 3)"}),
             ("--full", {**ON, "help": "also train both recipes end to end (minutes)"}),
-            ("--checkpoint", {"type": Path, "help": "model for the inference figures"}),
+            (
+                "--checkpoint",
+                {"type": Path, "help": "model for the inference figures (default: untrained)"},
+            ),
             ("--cpu-classes", {**ON, "help": "instead: training speeds per simulated CPU class"}),
             (
                 "--threads",
                 {"type": _integers, "help": "instead: training speed of N,N,... threads"},
             ),
             ("--batches", {"type": _integers, "help": "... and/or batch sizes N,N,..., in turns"}),
-            ("--out", {"type": Path, "default": Path("artifacts/bench.json")}),
+            (
+                "--out",
+                {
+                    "type": Path,
+                    "default": Path("artifacts/bench.json"),
+                    "help": "where the JSON goes (default: artifacts/bench.json)",
+                },
+            ),
         ),
     ),
     "ood": (
@@ -101,9 +164,44 @@ COMMAND_FLAGS: dict[str, tuple[str, tuple]] = {
         (
             DATA_DIR,
             CHECKPOINT,
-            ("--per-class", {"type": int, "help": "pictures of each digit per condition (50)"}),
-            ("--seed", {"type": int, "default": 0, "help": "the suite's seed (0: the gate's)"}),
+            ("--per-class", {"type": int, "help": "pictures of each digit per condition (100)"}),
+            (
+                "--seed",
+                {"type": int, "default": 0, "help": "the suite's seed (default: 0, the gate's)"},
+            ),
             ("--json", {**ON, "help": "print the accuracies as JSON"}),
+        ),
+    ),
+    "thresholds": (
+        "record evidence, derive the floors from it, or check evidence against them",
+        (
+            DATA_DIR,
+            (
+                "action",
+                {
+                    "choices": ("record", "derive", "check"),
+                    "help": "record: measure checkpoints into evidence files; derive: compute "
+                    "the thresholds file from evidence; check: judge evidence against it",
+                },
+            ),
+            (
+                "paths",
+                {
+                    "nargs": "+",
+                    "type": Path,
+                    "metavar": "PATH",
+                    "help": "checkpoints (record), or evidence files or folders",
+                },
+            ),
+            ("--out", {"type": Path, "help": "record: evidence folder; derive: file to write"}),
+            (
+                "--arithmetic-class",
+                {
+                    "help": "record: the class the checkpoints were trained in (default: this "
+                    "machine's for their precision)"
+                },
+            ),
+            ("--thresholds", {"type": Path, "help": "check: the file to judge against"}),
         ),
     ),
     "evaluate": (
@@ -115,29 +213,53 @@ COMMAND_FLAGS: dict[str, tuple[str, tuple]] = {
 also get one flag per TrainConfig field (``_add_train_config_flags``)."""
 
 
+def field_docs(cls: type) -> dict[str, str]:
+    """Each dataclass field's docstring (the string right after it in the source), on one
+    line: the meaning its flag's help shows."""
+    import ast
+    import inspect
+    import textwrap
+
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+    docs = {}
+    for node, after in zip(body, body[1:], strict=False):
+        if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr):
+            text = getattr(after.value, "value", None)
+            if isinstance(text, str):
+                docs[node.target.id] = " ".join(text.split())
+    return docs
+
+
 def _add_train_config_flags(parser: argparse.ArgumentParser) -> None:
-    """``--preset`` plus one flag per TrainConfig field. A flag left out takes the preset's
-    value (see ``_train_config``), so the flags default to None here."""
+    """``--preset`` plus one flag per TrainConfig and Machine field, each with its meaning
+    and default. A recipe flag left out takes the preset's value (see
+    ``commands._train_config``), so the flags default to None here."""
     parser.add_argument(
         "--preset",
         choices=sorted(PRESETS),
         default="default",
-        help="the recipe the other flags start from (default: default; fast: fewer epochs)",
+        help="the recipe the other flags start from: default (what CI judges) or fast (a "
+        "smoke-test recipe that may miss the bar) (default: default)",
     )
-    defaults = TrainConfig()
-    for field in dataclasses.fields(TrainConfig):
-        default = getattr(defaults, field.name)
-        flag, help_ = "--" + field.name.replace("_", "-"), f"{default} in the default preset"
-        if isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_)
-        elif "choices" in field.metadata:
-            parser.add_argument(flag, choices=field.metadata["choices"], help=help_)
-        else:
-            parser.add_argument(flag, type=type(default), help=help_)
+    for cls in (TrainConfig, Machine):
+        docs, defaults = field_docs(cls), cls()
+        for field in dataclasses.fields(cls):
+            default = getattr(defaults, field.name)
+            flag = "--" + field.name.replace("_", "-")
+            which = "default preset" if cls is TrainConfig else "default"
+            help_ = f"{docs[field.name]} ({which}: {default})".replace("%", "%%")
+            if isinstance(default, bool):
+                parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_)
+            elif "choices" in field.metadata:
+                parser.add_argument(flag, choices=field.metadata["choices"], help=help_)
+            else:
+                parser.add_argument(flag, type=type(default), help=help_)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mnist-model", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="mnist-model", description=__doc__.split("\n\n")[0].split(": ", 1)[1]
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True)

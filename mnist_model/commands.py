@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from mnist_model.config import PRESETS, TrainConfig
+from mnist_model.config import PRESETS, Machine, TrainConfig
 from mnist_model.errors import MnistModelError
 
 log = logging.getLogger("mnist_model")
@@ -38,8 +38,8 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    from mnist_model.layers import summary_text
     from mnist_model.model import MnistNet
-    from mnist_model.summary import summary_text
 
     print(summary_text(MnistNet()))
     return 0
@@ -65,45 +65,81 @@ def _train_config(args: argparse.Namespace, **overrides: object) -> TrainConfig:
         raise MnistModelError(str(exc)) from None
 
 
+def _machine(args: argparse.Namespace) -> Machine:
+    """The Machine of the flags the user gave (the defaults for the others)."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Machine)}
+    try:
+        return Machine(**{name: value for name, value in given.items() if value is not None})
+    except ValueError as exc:
+        raise MnistModelError(str(exc)) from None
+
+
+def _device(machine: Machine):
+    from mnist_model.runner import select_device
+
+    try:
+        return select_device(machine.device)
+    except MnistModelError as exc:
+        raise MnistModelError(f"--device: {exc}") from None
+
+
 def _folder(out: Path) -> Path:
     if out.exists() and not out.is_dir():
         raise MnistModelError(f"--out {out} exists and is not a folder")
     return out
 
 
-def _run_options(args: argparse.Namespace, checksums: dict, device) -> dict:
-    """The keyword arguments train and sweep pass to every training run."""
-    return {
-        "checksums": checksums,
-        "device": device,
-        "progress": args.progress,
-        "remeasure": args.remeasure,
-    }
+def _resume_state(args: argparse.Namespace, config: TrainConfig, out: Path) -> dict | None:
+    """The training state ``--resume`` continues from (None without the flag)."""
+    from mnist_model import distributed
+    from mnist_model.config import ModelConfig
+    from mnist_model.outputs import FILES
+    from mnist_model.runner import read_training_state
+
+    if not args.resume:
+        return None
+    try:
+        state = read_training_state(out / FILES["state"], config, ModelConfig())
+    except MnistModelError as exc:
+        raise type(exc)(f"--resume: {exc}; train without --resume to start over") from None
+    if distributed.world_size() > 1:
+        raise MnistModelError("--resume is not supported under torchrun; resume on one process")
+    return state
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from mnist_model.artifacts import train_and_write
     from mnist_model.distributed import join_torchrun, leave
-    from mnist_model.train import select_device
+    from mnist_model.runner import train_and_write
 
-    config = _train_config(args)
+    config, machine = _train_config(args), _machine(args)
     limit, test_limit = _positive("--limit", args.limit), _positive("--test-limit", args.test_limit)
-    device, config = join_torchrun(select_device(args.device), config)
+    device, threads = join_torchrun(_device(machine), machine.threads)
+    machine = dataclasses.replace(machine, threads=threads)
     checksums, (train_x, train_y), (test_x, test_y) = _load_data(args.data_dir)
-    train_xy, test_xy = (
-        (train_x[:limit], train_y[:limit]),
-        (test_x[:test_limit], test_y[:test_limit]),
-    )
+    train_xy = (train_x[:limit], train_y[:limit])
+    test_xy = (test_x[:test_limit], test_y[:test_limit])
     log.info(
-        "training on %d, testing on %d images, %s, %s",
+        "training on %d, testing on %d images, %s, %s, %s",
         len(train_xy[0]),
         len(test_xy[0]),
         device,
         config,
+        machine,
     )
-    options = _run_options(args, checksums, device)
     out = _folder(args.out)
-    run, paths = train_and_write(config, out, train_xy, test_xy, resume=args.resume, **options)
+    state = _resume_state(args, config, out)
+    run, paths = train_and_write(
+        config,
+        out,
+        train_xy,
+        test_xy,
+        checksums=checksums,
+        machine=machine,
+        device=device,
+        progress=args.progress,
+        state=state,
+        remeasure=args.remeasure,
+    )
     if paths:  # none on a torchrun rank other than 0: rank 0 reports and writes
         print(f"{run.final.reference_line()}\n{run.summary_line()}")
         print("\n".join(f"wrote {name}: {path}" for name, path in paths.items()))
@@ -114,19 +150,27 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from mnist_model import distributed
     from mnist_model.sweep import parse_seeds, run_sweep, summary_table
-    from mnist_model.train import select_device
 
     if distributed.launched_by_torchrun():
         raise MnistModelError("sweep runs seeds one after another; start it without torchrun")
     try:
         seeds = parse_seeds(args.seeds)
     except ValueError as exc:
-        raise MnistModelError(str(exc)) from None
+        raise MnistModelError(f"--seeds: {exc}") from None
     configs = {seed: _train_config(args, seed=seed) for seed in seeds}
-    device = select_device(args.device)
+    machine = _machine(args)
+    device = _device(machine)
     checksums, train_xy, test_xy = _load_data(args.data_dir)
     summary = run_sweep(
-        configs, args.out, train_xy, test_xy, **_run_options(args, checksums, device)
+        configs,
+        args.out,
+        train_xy,
+        test_xy,
+        checksums=checksums,
+        machine=machine,
+        device=device,
+        progress=args.progress,
+        remeasure=args.remeasure,
     )
     print(summary_table(summary))
     print(f"wrote {args.out / 'sweep.json'}")
@@ -134,11 +178,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from mnist_model.artifacts import rebuild_report
+    from mnist_model import ood
     from mnist_model.data import load_split, resolve_data_root
+    from mnist_model.runner import rebuild_report
 
-    test_xy = load_split(resolve_data_root(args.data_dir), train=False)
-    paths = rebuild_report(_folder(args.out), args.checkpoint, test_xy, ood=args.ood)
+    root = resolve_data_root(args.data_dir)
+    test_xy = load_split(root, train=False)
+    paths = rebuild_report(
+        _folder(args.out), args.checkpoint, test_xy, ood=args.ood, ood_cache=ood.cache_dir(root)
+    )
     for name, path in paths.items():
         print(f"wrote {name}: {path}")
     return 0
@@ -169,6 +217,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     names = ("images", "repeats", "full", "checkpoint", "cpu_classes", "threads", "batches")
     flags = {name: getattr(args, name) for name in names}
+    grid = args.threads is not None or args.batches is not None
+    if (args.cpu_classes or grid) and (args.full or args.checkpoint):
+        raise MnistModelError("--cpu-classes and --threads/--batches measure training only")
+    if args.cpu_classes and grid:
+        raise MnistModelError("--cpu-classes and --threads/--batches are separate benches")
     for name in ("images", "repeats", "threads", "batches"):
         for value in flags[name] if isinstance(flags[name], list) else [flags[name]]:
             _positive(f"--{name}", value)
@@ -204,10 +257,88 @@ def cmd_ood(args: argparse.Namespace) -> int:
 
     per_class = _positive("--per-class", args.per_class) or ood.PER_CLASS
     model, _ = load_checkpoint(args.checkpoint)
-    test_x, test_y = load_split(resolve_data_root(args.data_dir), train=False)
-    accuracies = ood.run_suite(model, test_x, test_y, per_class=per_class, seed=args.seed)
+    root = resolve_data_root(args.data_dir)
+    test_x, test_y = load_split(root, train=False)
+    accuracies = ood.run_suite(
+        model, test_x, test_y, per_class=per_class, seed=args.seed, cache_dir=ood.cache_dir(root)
+    )
     if args.json:
         print(json.dumps(accuracies))
     else:
         print(ood.table_text(accuracies, thresholds.ood_floors()))
+    return 0
+
+
+def cmd_thresholds(args: argparse.Namespace) -> int:
+    """record: checkpoints -> evidence files; derive: evidence -> thresholds file;
+    check: evidence against a thresholds file (exit 1 if a model fails a floor)."""
+    from mnist_model import calibration, thresholds
+    from mnist_model.atomic import atomic_write_json
+
+    if args.action == "record":
+        return _record_evidence(args)
+    records = calibration.load_evidence(args.paths)
+    if args.action == "derive":
+        if args.out is None:
+            raise MnistModelError("thresholds derive needs --out FILE")
+        data = calibration.derive(
+            records, suite=_ood_suite_description(), evidence_folder=_shown(args.paths)
+        )
+        atomic_write_json(args.out, calibration.rounded(data))
+        print(thresholds.floors_text(data))
+        print(f"wrote {args.out}")
+        return 0
+    bars = thresholds.load(args.thresholds)
+    failing = 0
+    for rec in records:
+        failed = calibration.judge(rec, bars)
+        failing += bool(failed)
+        model = rec["model"]
+        verdict = "pass" if not failed else "FAIL: " + "; ".join(failed)
+        name, arithmetic = rec["file"], model["arithmetic_class"]
+        print(f"{name:<28} {arithmetic:<16} seed {model['seed']:<3} {verdict}")
+    print(f"{len(records) - failing} of {len(records)} models pass every floor")
+    return 1 if failing else 0
+
+
+def _shown(paths: list[Path]) -> str:
+    return ", ".join(str(p) for p in paths)
+
+
+def _ood_suite_description() -> dict:
+    from mnist_model import ood
+
+    return {"version": ood.SUITE_VERSION, "per_class": ood.PER_CLASS, "seed": 0}
+
+
+def _record_evidence(args: argparse.Namespace) -> int:
+    from mnist_model import calibration, gate, ood
+    from mnist_model.atomic import atomic_write_json
+    from mnist_model.data import load_split, resolve_data_root
+
+    if args.out is None or (args.out.exists() and not args.out.is_dir()):
+        raise MnistModelError("thresholds record needs --out FOLDER")
+    root = resolve_data_root(args.data_dir)
+    train_xy, test_xy = (load_split(root, train=t) for t in (True, False))
+    described = _ood_suite_description()
+    suite = ood.prepare(
+        *test_xy,
+        per_class=described["per_class"],
+        seed=described["seed"],
+        cache_dir=ood.cache_dir(root),
+    )
+    baseline = gate.linear_baseline_correct(train_xy, test_xy)
+    for path in args.paths:
+        rec = calibration.measure(
+            path,
+            test_xy=test_xy,
+            suite=suite,
+            suite_description=described,
+            baseline_correct=baseline,
+            arithmetic_class=args.arithmetic_class,
+        )
+        model = rec["model"]
+        out = args.out / f"{model['arithmetic_class']}-seed{model['seed']}.json"
+        atomic_write_json(out, rec)
+        print(f"wrote {out}")
     return 0

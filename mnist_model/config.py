@@ -1,20 +1,24 @@
-"""Configuration: frozen dataclasses whose defaults are the project's reference recipe.
+"""Configuration: the recipe (what is trained) apart from the machine (how it computes).
 
-The defaults end at 99.521 % on the full test set, the mean of seeds 0-9 (one thread each,
-bf16; 99.47-99.56 %, ``python -m pytest -m acceptance --seeds 10 -n 2``), and at 99.467 %
-over seeds 0/1/2 with two threads (99.42-99.50 %, ``mnist-model sweep --seeds 0-2``); the
-``fast`` preset at 99.456 % over seeds 0-4 (two threads, every seed >= 99.43 %). Every
-figure, its command, and the recipes that were tried and dropped are in docs/results.md
-(the README has the headline table).
+``ModelConfig`` and ``TrainConfig`` are the recipe; their defaults are the project's
+reference, whose results (seeds, spread, arithmetic class) are in the README and
+docs/recipe.md. ``Machine`` holds what a run may change without changing what it trains
+(device, threads, the arithmetic asked for), and ``Arithmetic`` the precision and layout
+a run actually computes in once ``auto`` is resolved (``mnist_model.autotune``).
+
+Each field's docstring is its meaning; ``mnist-model train --help`` shows it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
 
 PRECISION_CHOICES = ("auto", "bf16", "fp32")
-"""``auto`` measures which is faster on this machine (see ``mnist_model.arithmetic``)."""
 LAYOUT_CHOICES = ("auto", "channels_last", "contiguous")
 
 
@@ -50,77 +54,55 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The training recipe. Every field has a CLI flag of the same name (``--batch-size``)."""
+    """The training recipe, and the seed that picks one model of it."""
 
     epochs: int = 24
+    """Passes over the training set."""
     batch_size: int = 256
+    """Images per SGD step."""
     lr: float = 0.2
+    """Peak learning rate of the one-cycle schedule."""
     momentum: float = 0.9
+    """Nesterov momentum (0: plain SGD)."""
     weight_decay: float = 1e-3
+    """L2 weight decay, applied to the convolution weights (see decay_norm_and_bias)."""
     decay_norm_and_bias: bool = False
-    """Apply weight decay to BatchNorm scales and shifts and to biases too (False: only to
-    convolution weights)."""
+    """Apply weight decay to BatchNorm scales and shifts and to biases too."""
     label_smoothing: float = 0.0
+    """Label smoothing of the cross-entropy loss."""
     warmup_fraction: float = 0.25
+    """Fraction of the steps over which the learning rate rises to its peak."""
     initial_lr_divisor: float = 10.0
+    """The schedule starts at the peak learning rate divided by this."""
     final_lr_divisor: float = 100.0
+    """The schedule ends at the peak learning rate divided by this."""
     max_rotation_deg: float = 10.0
+    """Largest random rotation of a training image, in degrees."""
     max_translate: float = 0.1
+    """Largest random shift, as a fraction of the image side."""
     max_scale: float = 0.1
+    """Largest random change of scale, as a fraction (0.1: 0.9x to 1.1x)."""
     max_elastic_px: float = 0.0
-    """Largest displacement, in pixels, of a smooth random warp added to the affine one
-    (0: none). See ``mnist_model.augment.elastic_field``. It lowers the test loss, but the
-    stronger it is the worse blurry low-resolution digits are read (``mnist-model ood``:
-    8x8 captures scaled up bilinearly fell from about 82 % to 53-60 % at 4 px), which is
-    why the default has none; docs/results.md has the figures."""
+    """Largest displacement in pixels of a smooth random warp added to the affine one (0:
+    none; it reads blurry low-resolution digits worse, docs/recipe.md)."""
     ema_decay: float = 0.999
-    """The saved and evaluated model is an exponential moving average of the weights with
-    this per-step decay (0: the live weights). See ``mnist_model.optim.WeightAverage``:
-    its warm-up caps the decay at (1 + n) / (10 + n) at the n-th step, so a run of N steps
-    trains the same model with every decay at or above (1 + N) / (10 + N): 0.9984 at the
-    default's 5,640 steps (0.999 binds only after 8,990 steps, 38 epochs at batch 256)."""
+    """Per-step decay of the weights' moving average, which is what is evaluated and saved
+    (0: the live weights). Its warm-up caps the decay at (1 + n) / (10 + n) at step n, so
+    a run of N steps trains the same model with every decay at or above (1 + N) / (10 +
+    N): 0.9984 at the default's 5,640 steps."""
     low_res_fraction: float = 0.4
-    """The first ``round(low_res_fraction * epochs)`` epochs train on batches that the
-    augmentation warps straight to 20x20 (``model.LOW_RES_SIZE``) instead of 28x28: a
-    step costs 0.58x, so 10 of the default's 24 epochs cost what 5.8 would, and the run
-    makes 24 passes over the data in the time 20 full-size ones took. The last epochs,
-    and everything evaluated, are full size. 0: every epoch full size."""
+    """Fraction of the epochs, the first ones, trained on batches warped straight to 20x20
+    (a step costs about 0.58x a full-size one); the rest, and every evaluation, are 28x28."""
     augment_decay: float = 1.0
-    """Augmentation magnitude shrinks linearly by this fraction over training (1: to zero),
-    so the last steps fit undistorted digits: strong early regularisation, clean finish."""
+    """The augmentation's magnitude shrinks linearly by this fraction over training (1: to
+    zero, so the last steps see undistorted digits)."""
     seed: int = 0
-    threads: int = 0
-    """torch intra-op threads; 0 keeps torch's default (one per core)."""
-    precision: str = field(default="auto", metadata={"choices": PRECISION_CHOICES})
-    """``bf16``: the training forward pass (and so its backward) under bfloat16 autocast;
-    weights, optimizer and evaluation stay float32. ``fp32``: float32 throughout. ``auto``:
-    whichever trains faster on this machine, measured once and cached (bf16 only where the
-    CPU has native BF16 units; on CUDA, bf16 where the GPU supports it)."""
-    layout: str = field(default="auto", metadata={"choices": LAYOUT_CHOICES})
-    """Memory format of the training activations; ``auto`` measures it with the precision."""
-    eval_batch_size: int = 1000
+    """Seeds every random draw of the run: the same seed gives the same bits within one
+    arithmetic class."""
 
     def __post_init__(self) -> None:
-        for spec in fields(self):
-            value, default = getattr(self, spec.name), spec.default
-            if isinstance(default, bool) and not isinstance(value, bool):
-                raise ValueError(f"{spec.name} must be True or False, got {value!r}")
-            if _is_int(default) and not _is_int(value):
-                raise ValueError(f"{spec.name} must be an integer, got {value!r}")
-            if isinstance(default, float) and not (
-                isinstance(value, int | float)
-                and not isinstance(value, bool)
-                and math.isfinite(value)
-            ):
-                raise ValueError(f"{spec.name} must be a finite number, got {value!r}")
-        positive = (
-            "epochs",
-            "batch_size",
-            "lr",
-            "eval_batch_size",
-            "initial_lr_divisor",
-            "final_lr_divisor",
-        )
+        _check_types(self)
+        positive = ("epochs", "batch_size", "lr", "initial_lr_divisor", "final_lr_divisor")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -131,35 +113,151 @@ class TrainConfig:
             "max_translate",
             "max_scale",
             "max_elastic_px",
-            "threads",
             "momentum",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not 0.0 <= self.label_smoothing <= 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1], got {self.label_smoothing}")
-        if not self.max_scale < 1.0:  # a scale factor of 1 - max_scale must stay positive
-            raise ValueError(f"max_scale must be < 1, got {self.max_scale}")
-        if not 0 <= self.seed < 2**63:
-            raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        if not 0.0 <= self.augment_decay <= 1.0:
-            raise ValueError(f"augment_decay must be in [0, 1], got {self.augment_decay}")
-        for name in ("precision", "layout"):
-            choices = self.__dataclass_fields__[name].metadata["choices"]
-            if getattr(self, name) not in choices:
-                raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
-        if not 0.0 <= self.low_res_fraction < 1.0:
-            raise ValueError(f"low_res_fraction must be in [0, 1), got {self.low_res_fraction}")
-        if not 0.0 < self.warmup_fraction < 1.0:
-            raise ValueError(f"warmup_fraction must be in (0, 1), got {self.warmup_fraction}")
+        _check_ranges(self)
 
     @property
     def low_res_epochs(self) -> int:
         """How many of the first epochs train at 20x20 (the fraction, rounded half up)."""
         return math.floor(self.low_res_fraction * self.epochs + 0.5)
 
+
+def _check_types(config) -> None:
+    """Each field holds the type of its default (a bool is not an int, nor a NaN a number)."""
+    for spec in fields(config):
+        value, default = getattr(config, spec.name), spec.default
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ValueError(f"{spec.name} must be True or False, got {value!r}")
+        if _is_int(default) and not _is_int(value):
+            raise ValueError(f"{spec.name} must be an integer, got {value!r}")
+        if isinstance(default, float) and not (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        ):
+            raise ValueError(f"{spec.name} must be a finite number, got {value!r}")
+
+
+def _check_ranges(config: TrainConfig) -> None:
+    bounded = {
+        "label_smoothing": (0.0, 1.0, True),
+        "ema_decay": (0.0, 1.0, False),
+        "augment_decay": (0.0, 1.0, True),
+        "low_res_fraction": (0.0, 1.0, False),
+    }
+    for name, (low, high, closed) in bounded.items():
+        value = getattr(config, name)
+        if not (low <= value <= high if closed else low <= value < high):
+            shown = f"[{low:g}, {high:g}{']' if closed else ')'}"
+            raise ValueError(f"{name} must be in {shown}, got {value}")
+    if not config.max_scale < 1.0:  # a scale factor of 1 - max_scale must stay positive
+        raise ValueError(f"max_scale must be < 1, got {config.max_scale}")
+    if not 0 <= config.seed < 2**63:
+        raise ValueError(f"seed must be in [0, 2**63), got {config.seed}")
+    if not 0.0 < config.warmup_fraction < 1.0:
+        raise ValueError(f"warmup_fraction must be in (0, 1), got {config.warmup_fraction}")
+
+
+@dataclass(frozen=True)
+class Machine:
+    """Where and how a run computes. None of it is part of the recipe: a resumed run may
+    change any of it (its arithmetic stays the one it started with)."""
+
+    device: str = "auto"
+    """auto (CUDA when present, else the CPU), cpu, cuda or cuda:N."""
+    threads: int = 0
+    """torch intra-op threads (0: torch's default, one per core)."""
+    precision: str = field(default="auto", metadata={"choices": PRECISION_CHOICES})
+    """bf16 (the training forward pass under bfloat16 autocast; weights, optimiser and
+    evaluation stay float32), fp32, or auto: whichever trains faster here, measured once
+    and cached."""
+    layout: str = field(default="auto", metadata={"choices": LAYOUT_CHOICES})
+    """Memory format of the training activations (auto: measured with the precision)."""
+    eval_batch_size: int = 1000
+    """Images per batch when evaluating."""
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        if self.threads < 0:
+            raise ValueError(f"threads must be >= 0, got {self.threads}")
+        if self.eval_batch_size < 1:
+            raise ValueError(f"eval_batch_size must be > 0, got {self.eval_batch_size}")
+        for name in ("precision", "layout"):
+            choices = self.__dataclass_fields__[name].metadata["choices"]
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """What a run computes in, and why: ``source`` is ``explicit`` (both given),
+    ``measured``, ``cache``, ``cuda`` (the CUDA rule) or ``resumed`` (from a train state)."""
+
+    precision: str
+    layout: str
+    source: str = "explicit"
+    images_per_second: dict[str, float] = field(default_factory=dict)
+    """Throughput of each measured candidate, keyed ``precision/layout``."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.precision}/{self.layout}"
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.layout == "channels_last" else torch.contiguous_format
+
+    def autocast(self, device: torch.device):
+        """The context the training forward pass runs in."""
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: object) -> Arithmetic:
+        """Rebuild a recorded choice; ValueError if it is not one this version can run."""
+        if not isinstance(raw, dict):
+            raise ValueError(f"not an arithmetic record: {raw!r}")
+        precision, layout = raw.get("precision"), raw.get("layout")
+        if precision not in PRECISION_CHOICES[1:] or layout not in LAYOUT_CHOICES[1:]:
+            raise ValueError(f"unknown arithmetic {precision!r}/{layout!r}")
+        rates = raw.get("images_per_second", {})
+        if not isinstance(rates, dict) or not all(
+            isinstance(v, int | float) for v in rates.values()
+        ):
+            raise ValueError(f"bad images_per_second {rates!r}")
+        source = raw.get("source", "explicit")
+        return cls(precision, layout, str(source), {str(k): float(v) for k, v in rates.items()})
+
+    def describe(self) -> str:
+        """One line for logs and the model card."""
+        text = f"{'bf16 autocast' if self.precision == 'bf16' else 'float32'}, {self.layout}"
+        if self.images_per_second:
+            seen = ", ".join(
+                f"{name} {rate:,.0f}"
+                for name, rate in sorted(self.images_per_second.items(), key=lambda kv: -kv[1])
+            )
+            return f"{text} ({self.source}; training images/s: {seen})"
+        return f"{text} ({self.source})"
+
+
+FLOAT32 = Arithmetic("fp32", "contiguous")
+"""The arithmetic of a run that names none: float32, contiguous, nothing measured."""
+
+
+def recipe_fingerprint(train_config: dict, model_config: dict) -> str:
+    """A short hash of the recipe (the model config and every TrainConfig field but the
+    seed): models with the same fingerprint are seeds of one recipe."""
+    recipe = {k: v for k, v in train_config.items() if k not in RUN_SETTINGS}
+    text = json.dumps({"train": recipe, "model": model_config}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+RUN_SETTINGS = ("seed", *(f.name for f in fields(Machine)))
+"""Keys of a recorded config that say which run it was, not which recipe (older
+checkpoints recorded the machine's fields with the recipe's)."""
 
 PRESETS: dict[str, TrainConfig] = {
     "default": TrainConfig(),
@@ -173,8 +271,5 @@ PRESETS: dict[str, TrainConfig] = {
     ),
 }
 """Named starting points for ``mnist-model train --preset NAME``; flags override them.
-``fast`` trades margin for time: 10 epochs, the first 3 at 20x20 (under half the
-default's loop), at peak lr 0.3, weight decay 5e-4 on every parameter, judging the
-weights' moving average (without it, 4 of 6 seeds reached 99.4 %; with it, 5 of 5: 99.43 %
-on average, all full size; with 3 epochs at 20x20, 99.456 %; with 4, seed 4 fell to
-99.37 %)."""
+``fast``: 10 epochs, the first 3 at 20x20 (under half the default's loop), peak lr 0.3,
+decay 5e-4 on every parameter. A smoke-test recipe: it may miss the 99.4 % bar (README)."""

@@ -14,6 +14,7 @@ import torch
 import torch.distributed as dist
 
 from mnist_model.evaluate import EvalResult
+from mnist_model.train import Replicas
 
 
 def world_size() -> int:
@@ -94,21 +95,51 @@ def reduce_eval(result: EvalResult) -> EvalResult:
     )
 
 
-def join_torchrun(device: torch.device, config):
+class Torchrun(Replicas):
+    """The ranks of a torchrun process group, for ``train(replicas=...)``: DDP averages
+    the gradients of the ranks' slices of each global batch."""
+
+    @property
+    def world_size(self) -> int:
+        return world_size()
+
+    def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        return torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+
+    def shard(self, count: int) -> slice:
+        return shard(count)
+
+    def sum(self, *tensors: torch.Tensor) -> None:
+        sum_across_ranks(*tensors)
+
+    def sync_buffers(self, model: torch.nn.Module) -> None:
+        sync_buffers(model)
+
+    def reduce(self, result: EvalResult) -> EvalResult:
+        return reduce_eval(result)
+
+
+def replicas() -> Replicas:
+    """The replicas of this process: torchrun's ranks once joined, else this one alone."""
+    return Torchrun() if world_size() > 1 else Replicas()
+
+
+def join_torchrun(device: torch.device, threads: int) -> tuple[torch.device, int]:
     """Under torchrun: join the process group with one GPU or a share of the cores per rank
-    (``config.threads`` 0 becomes cores / local ranks), and let only rank 0 log below
-    warnings. Returns the (device, TrainConfig) to train with; unchanged otherwise."""
-    import dataclasses
+    (``threads`` 0 becomes cores / local ranks), and let only rank 0 log below warnings.
+    Returns the (device, threads) to train with; unchanged otherwise."""
     import logging
 
     if not launched_by_torchrun():
-        return device, config
+        return device, threads
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     init_from_env(device)
-    if config.threads == 0:
+    if threads == 0:
         per_rank = (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-        config = dataclasses.replace(config, threads=max(1, per_rank))
+        threads = max(1, per_rank)
     if rank() != 0:
         logging.getLogger("mnist_model").setLevel(logging.WARNING)
-    return device, config
+    return device, threads

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mnist_model.data import normalize
+from mnist_model.data.load import normalize
 from mnist_model.inference import inference_form
 
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from mnist_model.model import IMAGE_SHAPE, ConvBlock, MnistNet
+from mnist_model.model import ConvBlock, MnistNet, check_input
 
 
 class ChannelSign(nn.Module):
@@ -65,8 +65,7 @@ class FoldedNet(nn.Module):
         self.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:  # cheap check: no NaN scan
-            raise ValueError(f"expected input of shape (N, 1, 28, 28), got {tuple(x.shape)}")
+        check_input(x, finite=False)  # the cheap checks: no scan for NaN on the fast path
         return self.layers(x)
 
 

@@ -50,10 +50,23 @@ def _save(figure, path: Path) -> Path:
 
 def plot_curves(history: list[dict], target: float, path: Path) -> Path:
     """Train/test loss, train/test accuracy (with the ``target`` accuracy line) and the
-    learning rate."""
+    learning rate. The epochs that trained on 20x20 warps are shaded and labelled: their
+    training figures are for the smaller pictures, not a run going wrong."""
     epochs = [h["epoch"] for h in history]
     figure = _figure(12, 3.6, left=0.7)
     loss, acc, lr = figure.subplots(1, 3)
+    low = [h["epoch"] for h in history if h.get("train_side", 28) < 28]
+    for axis in (loss, acc, lr) if low else ():
+        axis.axvspan(min(low) - 0.5, max(low) + 0.5, color="0.9", zorder=0)
+        axis.text(
+            (min(low) + max(low)) / 2,
+            0.02,
+            "trained at 20x20",
+            transform=axis.get_xaxis_transform(),
+            ha="center",
+            fontsize=8,
+            color="0.4",
+        )
     loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train (augmented)")
     loss.plot(epochs, [h["test_loss"] for h in history], "o-", label="test")
     loss.set(title="loss", xlabel="epoch", yscale="log")

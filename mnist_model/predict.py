@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mnist_model.data import MNIST_MEAN, MNIST_STD
+from mnist_model.data.load import normalize
 from mnist_model.inference import inference_form
 from mnist_model.preprocess import ImageError, to_mnist_array
 
@@ -74,8 +74,7 @@ def to_model_input(images: Iterable) -> torch.Tensor:
 
 
 def _normalised(arrays: list[np.ndarray]) -> torch.Tensor:
-    batch = torch.from_numpy(np.stack(arrays)).float().div(255.0).unsqueeze(1)
-    return (batch - MNIST_MEAN) / MNIST_STD
+    return normalize(torch.from_numpy(np.stack(arrays)))
 
 
 def predict(model: torch.nn.Module, images: Iterable) -> list[Prediction]:

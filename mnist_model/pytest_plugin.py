@@ -1,4 +1,4 @@
-"""The acceptance suite's command-line options, as a pytest plugin.
+"""The acceptance suite's command-line options and multi-seed hooks, as a pytest plugin.
 
 Installed with the package through the ``pytest11`` entry point, so pytest knows
 ``--checkpoint``, ``--seeds`` and ``--seeds-out`` before it parses the command line: the
@@ -7,11 +7,16 @@ from the repository or from any other folder, wherever the file lives. (Declared
 conftest instead, the options exist only once pytest has found that conftest, and a
 separate PATH is first taken for a test path that decides the root directory.)
 
-The fixtures and hooks that use the options live in the test suite's conftests. This
-module imports nothing heavy: pytest loads it in every session of the environment.
+The acceptance fixtures live in tests/acceptance/conftest.py. This module imports
+nothing heavy: pytest loads it in every session of the environment, and its hooks do
+nothing unless ``--seeds`` is given.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
 
 
 def pytest_addoption(parser) -> None:
@@ -39,3 +44,82 @@ def pytest_addoption(parser) -> None:
         metavar="DIR",
         help="where the multi-seed mode writes seed*.json and sweep.json",
     )
+
+
+# --- acceptance multi-seed mode (pytest -m acceptance --seeds 5 -n 2) --------------------
+# Each seed is one test (tests/acceptance/test_multiseed.py) that xdist can run in
+# parallel and that writes its result to --seeds-out. When the session ends, the
+# controller reads every seed's file, writes sweep.json and fails the run if a seed is
+# missing or the mean is below the bar (``multiseed_mean_accuracy`` in the thresholds
+# file): the spread is checked, not only each seed.
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    multi = config.getoption("--seeds") > 0
+    keep = [item for item in items if (item.get_closest_marker("multiseed") is not None) == multi]
+    dropped = [item for item in items if item not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if config.getoption("--seeds") > 0 and is_controller(config):
+        for stale in (*seeds_dir(config).glob("seed*.json"), *seeds_dir(config).glob("seed*.pt")):
+            stale.unlink()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if session.config.getoption("--seeds") > 0:
+        from mnist_model import thresholds
+
+        check_mean(session, thresholds.load()["multiseed_mean_accuracy"])
+
+
+def seeds_dir(config: pytest.Config) -> Path:
+    return Path(config.getoption("--seeds-out")).resolve()
+
+
+def is_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput")
+
+
+def check_mean(session: pytest.Session, mean_bar: float) -> None:
+    """Aggregate the seeds' files on the controller; a shortfall fails the session."""
+    import json
+
+    from mnist_model.atomic import atomic_write_json
+    from mnist_model.sweep import SeedResult, summarise, summary_table
+
+    config = session.config
+    count = config.getoption("--seeds")
+    if count <= 0 or not is_controller(config) or config.option.collectonly:
+        return
+    folder = seeds_dir(config)
+    results, missing = [], []
+    for seed in range(count):
+        path = folder / f"seed{seed}.json"
+        if path.is_file():
+            results.append(SeedResult(**json.loads(path.read_text())))
+        else:
+            missing.append(seed)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    write = reporter.write_line if reporter else print
+    if reporter:
+        reporter.ensure_newline()  # the progress line may still be open
+        reporter.write_sep("=", f"acceptance: {count} seeds")
+    if missing:
+        write(f"FAILED: no result for seeds {missing} (their tests failed or did not run)")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
+    summary = summarise(results)
+    atomic_write_json(folder / "sweep.json", summary)
+    write(summary_table(summary))
+    write(f"wrote {folder / 'sweep.json'}")
+    if summary["mean_accuracy"] < mean_bar:
+        write(
+            f"FAILED: mean accuracy {100 * summary['mean_accuracy']:.3f}% is below the "
+            f"multi-seed bar {100 * mean_bar:.2f}%"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

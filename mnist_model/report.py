@@ -11,13 +11,13 @@ from pathlib import Path
 import torch
 
 from mnist_model import thresholds
-from mnist_model.arithmetic import Arithmetic
-from mnist_model.artifacts import FILES, REPORT_KEYS
 from mnist_model.atomic import atomic_write_text
-from mnist_model.data import normalize
+from mnist_model.config import Arithmetic
+from mnist_model.data.load import normalize
 from mnist_model.evaluate import EvalResult, predict_logits
+from mnist_model.layers import layer_rows
+from mnist_model.outputs import FILES, REPORT_KEYS
 from mnist_model.plots import plot_confusion, plot_curves, plot_misclassified, plot_per_class
-from mnist_model.summary import layer_rows
 
 
 def build_report(

@@ -11,7 +11,7 @@ import logging
 import statistics
 from pathlib import Path
 
-from mnist_model.config import TrainConfig
+from mnist_model.config import Machine, TrainConfig
 from mnist_model.evaluate import EvalResult
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,9 @@ def parse_seeds(text: str) -> list[int]:
             else:
                 seeds.append(int(part))
     except ValueError:
-        raise ValueError(f"--seeds takes '0-4' or '1,5,9', got {text!r}") from None
+        raise ValueError(f"seeds are given as '0-4' or '1,5,9', got {text!r}") from None
     if len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds):
-        raise ValueError(f"--seeds must be distinct non-negative integers, got {text!r}")
+        raise ValueError(f"seeds must be distinct non-negative integers, got {text!r}")
     return seeds
 
 
@@ -86,14 +86,15 @@ def run_sweep(
     test_xy,
     *,
     checksums: dict[str, str],
+    machine: Machine,
     device,
     progress: bool | None = None,
     remeasure: bool = False,
 ) -> dict:
     """Train each seed's config into ``out/seed<N>``, one after another; write and return
     the summary (``out/sweep.json``). ``remeasure`` applies to the first seed only."""
-    from mnist_model.artifacts import train_and_write
     from mnist_model.atomic import atomic_write_json
+    from mnist_model.runner import train_and_write
 
     results = []
     for i, (seed, config) in enumerate(configs.items()):
@@ -104,6 +105,7 @@ def run_sweep(
             train_xy,
             test_xy,
             checksums=checksums,
+            machine=machine,
             device=device,
             progress=progress,
             remeasure=remeasure and i == 0,
@@ -113,6 +115,7 @@ def run_sweep(
     summary = {
         **summarise(results),
         "config": dataclasses.asdict(next(iter(configs.values()))),
+        "machine": dataclasses.asdict(machine),
         "device": str(device),
     }
     atomic_write_json(out / "sweep.json", summary)

@@ -1,7 +1,9 @@
 """The quality bar: one versioned file, ``thresholds.json``, shipped with the package.
 
 The acceptance suite enforces it; the report, the plots, the bench's time-to-accuracy and
-the multi-seed gate read their bars from it too, so changing a bar is a one-file change.
+the multi-seed gate read their bars from it too. Its floors are derived from recorded
+evidence by ``mnist-model thresholds derive`` (``mnist_model.calibration``), never edited
+by hand.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from pathlib import Path
 from mnist_model.errors import MnistModelError
 
 PATH = Path(str(resources.files("mnist_model").joinpath("thresholds.json")))
-SCHEMA = 3
-"""3: ``ood``, the out-of-distribution suite's floor per condition."""
+SCHEMA = 4
+"""3: ``ood``, the out-of-distribution suite's floor per condition; 4: every floor derived
+from evidence (``derivation``), ``png_points_lost``, the suite's ``version``."""
 REQUIRED_KEYS = frozenset(
     {
         "schema",
@@ -27,7 +30,9 @@ REQUIRED_KEYS = frozenset(
         "baseline_margin",
         "min_baseline_accuracy",
         "shift_agreement",
+        "png_points_lost",
         "ood",
+        "derivation",
     }
 )
 
@@ -75,3 +80,27 @@ def per_class(data: dict | None = None) -> list[float]:
 
 def overall_accuracy(data: dict | None = None) -> float:
     return float((load() if data is None else data)["overall_accuracy"])
+
+
+def floors_text(data: dict) -> str:
+    """The floors of a thresholds file, one line each, with what bound them."""
+    detail = data["derivation"]["checks_detail"]
+    lines = [
+        f"{'check':<24}{'mean':>9}{'sd':>8}{'floor':>9}  bound by",
+    ]
+    for name, check in detail.items():
+        floor = check.get("floor", check.get("bound"))
+        binding = check.get("binding", "evidence")
+        shown = max(floor, check.get("promise", floor))
+        scale = 1 if name == "test_loss" else 100
+        lines.append(
+            f"{name:<24}{scale * check['mean']:9.3f}{scale * check['sd']:8.3f}"
+            f"{scale * shown:9.3f}  {binding}"
+        )
+    derivation = data["derivation"]
+    lines.append(
+        f"{derivation['checks']} checks, family-wise false-alarm rate "
+        f"{derivation['family_false_alarm']} ({derivation['per_check_false_alarm']:.2e} each); "
+        f"{derivation['evidence']['models']} evidence models"
+    )
+    return "\n".join(lines)

@@ -2,7 +2,7 @@
 
 Each round runs every candidate once, in order, so a machine that slows down mid-run
 slows all of them alike; each candidate's figure is the median of its rounds. Used by the
-arithmetic choice (``mnist_model.arithmetic``) and by every ``mnist-model bench`` figure.
+arithmetic choice (``mnist_model.autotune``) and by every ``mnist-model bench`` figure.
 """
 
 from __future__ import annotations

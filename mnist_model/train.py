@@ -1,31 +1,32 @@
-"""Training: one function that takes explicit arguments and returns metrics.
+"""Training: ``train()`` turns a recipe and the MNIST split into a model and its metrics.
 
-The whole split lives in memory as a normalised tensor; each step draws a random batch
-of indices, warps it with a per-sample random affine transform and takes one SGD step
-under a one-cycle learning-rate schedule. The random numbers come from one
-``torch.Generator`` seeded from ``TrainConfig.seed``, so on the CPU the same seed and
-config reproduce the same weights and metrics bit for bit.
+The whole split lives in memory as a normalised tensor. Each step draws a random batch of
+indices, warps it with a per-sample random affine transform (``augment``) and takes one
+Nesterov SGD step under a one-cycle schedule (``optim``); the judged model is the
+weights' moving average. One ``torch.Generator`` seeded from ``TrainConfig.seed`` drives
+every draw, so on the CPU the same seed reproduces the same weights bit for bit within
+one arithmetic class.
+
+``train()`` takes resolved settings (the arithmetic already chosen, see
+``mnist_model.autotune``) and reports through ``Hooks``; writing files, progress bars and
+resuming from a file are the caller's (``mnist_model.runner``). Under torchrun a
+``Replicas`` object from ``mnist_model.distributed`` splits each batch across processes.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
-from mnist_model import distributed
-from mnist_model.arithmetic import Arithmetic, choose
 from mnist_model.augment import random_affine
-from mnist_model.config import ModelConfig, TrainConfig
-from mnist_model.data import normalize
+from mnist_model.config import FLOAT32, Arithmetic, ModelConfig, TrainConfig
+from mnist_model.data.load import normalize
 from mnist_model.errors import TrainingError
 from mnist_model.evaluate import EvalResult, evaluate
 from mnist_model.model import IMAGE_SHAPE, LOW_RES_SIZE, MnistNet
@@ -33,10 +34,15 @@ from mnist_model.optim import NesterovSGD, WeightAverage, one_cycle_lr
 
 log = logging.getLogger(__name__)
 
+STATE_SCHEMA = 7
+"""The training state's format. 6: ``low_res_fraction`` in the config; 7: the config is
+the recipe only (the machine's settings may change between a run and its resumption)."""
+
 
 @dataclass
 class TrainResult:
     model: MnistNet
+    """The judged model: the weights' moving average, or the live weights without one."""
     history: list[dict] = field(default_factory=list)
     """One dict per epoch: train/test loss and accuracy, learning rate, seconds."""
     final: EvalResult | None = None
@@ -54,25 +60,41 @@ class TrainResult:
         )
 
 
-def select_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU; nothing requires CUDA."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise TrainingError(
-            f"--device {name!r} is not a device (use auto, cpu, cuda or cuda:N)"
-        ) from None
-    if device.type not in ("cpu", "cuda"):
-        raise TrainingError(f"--device {name!r}: this project trains on cpu or cuda only")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise TrainingError(f"--device {name} asked for CUDA but no CUDA device is available")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise TrainingError(
-            f"--device {name}: there are only {torch.cuda.device_count()} CUDA devices"
-        )
-    return device
+class Hooks:
+    """What ``train()`` reports as it goes; each method does nothing here."""
+
+    def step_done(self, epoch: int, step: int, steps: int, loss_sum, correct, seen: int) -> None:
+        """After each step: the epoch's summed loss and correct count so far (tensors)."""
+
+    def epoch_done(
+        self, epoch: int, record: dict, result: TrainResult, state: Callable[[], dict]
+    ) -> None:
+        """After each epoch's evaluation; ``state()`` builds the training state to resume
+        from (``save_state`` writes it)."""
+
+
+class Replicas:
+    """The processes a run trains on: here just this one. ``distributed.Torchrun`` is the
+    torchrun kind, with the same methods."""
+
+    world_size = 1
+
+    def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        return model
+
+    def shard(self, count: int) -> slice:
+        """This process's slice of ``count`` items."""
+        return slice(0, count)
+
+    def sum(self, *tensors: torch.Tensor) -> None:
+        """Sum ``tensors`` in place over the processes."""
+
+    def sync_buffers(self, model: torch.nn.Module) -> None:
+        """Give every process the first one's BatchNorm statistics."""
+
+    def reduce(self, result: EvalResult) -> EvalResult:
+        """Combine the processes' evaluations of disjoint shards."""
+        return result
 
 
 def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> NesterovSGD:
@@ -129,276 +151,225 @@ def train(
     test_images: torch.Tensor,
     test_labels: torch.Tensor,
     *,
+    arithmetic: Arithmetic = FLOAT32,
     model_config: ModelConfig | None = None,
     device: torch.device | str = "cpu",
-    progress: bool | None = None,
-    on_epoch: Callable[[int, dict, TrainResult], None] | None = None,
-    state_path: Path | None = None,
-    resume: bool = False,
-    remeasure: bool = False,
+    threads: int = 0,
+    eval_batch_size: int = 1000,
+    hooks: Hooks | None = None,
+    replicas: Replicas | None = None,
+    state: dict | None = None,
 ) -> TrainResult:
     """Train a model on uint8 images and return it with per-epoch metrics.
 
-    ``progress=None`` shows a tqdm bar only when stderr is a terminal. ``on_epoch`` is
-    called after each epoch's evaluation (the CLI uses it to write artifacts).
-    With ``state_path``, the complete training state (weights, optimizer, schedule, every
-    RNG) is written atomically after each finished epoch; ``resume=True`` continues from
-    that file, and on the CPU reaches exactly the metrics of an uninterrupted run.
-    ``precision``/``layout`` ``auto`` are resolved by ``arithmetic.choose`` (cached per
-    machine; ``remeasure=True`` measures again); a resumed run keeps its recorded choice.
-
-    Global state is left as found: the run seeds a fork of torch's global RNG and sets the
-    thread count to ``config.threads`` only for its own duration.
-    """
+    ``state`` is a training state (``Hooks.epoch_done``'s ``state()``) to continue from:
+    on the CPU the run then ends with exactly the metrics of an uninterrupted one.
+    ``threads`` > 0 sets torch's thread count for the run. Global state is left as
+    found: the run seeds a fork of torch's global RNG and restores the thread count."""
     device = torch.device(device)
-    threads = torch.get_num_threads()
+    saved_threads = torch.get_num_threads()
     forked = []  # the CUDA generator too, when the run uses one
     if device.type == "cuda":
         forked = [device.index if device.index is not None else torch.cuda.current_device()]
     with torch.random.fork_rng(devices=forked):
         try:
-            return _train(
-                config,
-                train_images,
-                train_labels,
-                test_images,
-                test_labels,
-                model_config=model_config,
-                device=device,
-                progress=progress,
-                on_epoch=on_epoch,
-                state_path=state_path,
-                resume=resume,
-                remeasure=remeasure,
+            model_config = model_config or ModelConfig()
+            check_split("training", train_images, train_labels, model_config.num_classes)
+            check_split("test", test_images, test_labels, model_config.num_classes)
+            if state is not None:
+                check_state(state, config, model_config)
+            if threads > 0:
+                torch.set_num_threads(threads)
+            run = _setup(config, model_config, arithmetic, device, replicas or Replicas())
+            run.hooks = hooks or Hooks()
+            return _loop(
+                run,
+                (train_images, train_labels),
+                (test_images, test_labels),
+                state,
+                eval_batch_size,
             )
         finally:
-            torch.set_num_threads(threads)
+            torch.set_num_threads(saved_threads)
 
 
-def _train(
-    config: TrainConfig,
-    train_images: torch.Tensor,
-    train_labels: torch.Tensor,
-    test_images: torch.Tensor,
-    test_labels: torch.Tensor,
-    *,
-    model_config: ModelConfig | None,
-    device: torch.device,
-    progress: bool | None,
-    on_epoch: Callable[[int, dict, TrainResult], None] | None,
-    state_path: Path | None,
-    resume: bool,
-    remeasure: bool,
-) -> TrainResult:
-    model_config = model_config or ModelConfig()
-    check_split("training", train_images, train_labels, model_config.num_classes)
-    check_split("test", test_images, test_labels, model_config.num_classes)
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
+@dataclass
+class _Run:
+    """What one training run works with (built by ``_setup``)."""
 
-    images = normalize(train_images).to(device)
-    labels = train_labels.to(device)
-    test_inputs = normalize(test_images)  # once, not before every epoch's evaluation
-    state = None
-    if resume:
-        if state_path is None:
-            raise TrainingError("resume needs the path of a training state")
-        state = read_training_state(state_path, config, model_config)
-        arithmetic = replace(state["arithmetic"], source="resumed")
-    else:
-        arithmetic = choose(
-            config.precision,
-            config.layout,
-            device,
-            images[: config.batch_size],
-            labels[: config.batch_size],
-            refresh=remeasure,
-        )
-        arithmetic = distributed.same_on_every_rank(arithmetic)
+    config: TrainConfig
+    model: MnistNet
+    net: torch.nn.Module
+    optimizer: NesterovSGD
+    average: WeightAverage | None
+    generator: torch.Generator
+    arithmetic: Arithmetic
+    device: torch.device
+    replicas: Replicas
+    hooks: Hooks = field(default_factory=Hooks)
+
+    @property
+    def judged(self) -> MnistNet:
+        return self.model if self.average is None else self.average.model
+
+
+def _setup(config, model_config, arithmetic, device, replicas) -> _Run:
     log.info("arithmetic: %s", arithmetic.describe())
-    memory_format = arithmetic.memory_format
-
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    model = MnistNet(model_config).to(device, memory_format=memory_format)
-    steps_per_epoch = math.ceil(len(images) / config.batch_size)
-    total_steps = config.epochs * steps_per_epoch
+    model = MnistNet(model_config).to(device, memory_format=arithmetic.memory_format)
     optimizer = build_optimizer(model, config)
     average = WeightAverage(model, config.ema_decay) if config.ema_decay > 0 else None
-    judged = model if average is None else average.model  # what is evaluated and saved
-    show = sys.stderr.isatty() if progress is None else progress
+    net = replicas.wrap(model, device)
+    return _Run(config, model, net, optimizer, average, generator, arithmetic, device, replicas)
 
-    # Under torchrun, DDP averages the gradients of the ranks' slices of each global batch.
-    net = model
-    if distributed.world_size() > 1:
-        if resume:  # (checked after the state was read: a bad state file is reported first)
-            raise TrainingError("--resume is not supported under torchrun; resume on one process")
-        net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
 
-    result = TrainResult(model=judged, arithmetic=arithmetic)
+def _loop(run: _Run, train_xy, test_xy, state: dict | None, eval_batch_size: int) -> TrainResult:
+    config = run.config
+    images, labels = normalize(train_xy[0]).to(run.device), train_xy[1].to(run.device)
+    test_inputs = normalize(test_xy[0])  # once, not before every epoch's evaluation
+    result = TrainResult(model=run.judged, arithmetic=run.arithmetic)
     first_epoch = 1
     if state is not None:
-        first_epoch = restore_training_state(state, model, optimizer, generator, result, average)
-        first_epoch += 1
-        log.info("resuming after epoch %d from %s", first_epoch - 1, state_path)
-    update_average = None if average is None else average.follower(model)  # after restore
+        first_epoch = restore_state(state, run, result) + 1
+        log.info("resuming after epoch %d", first_epoch - 1)
+    follow = None if run.average is None else run.average.follower(run.model)  # after restore
     start = time.perf_counter()
     for epoch in range(first_epoch, config.epochs + 1):
         epoch_start = time.perf_counter()
-        lr = learning_rate(config, (epoch - 1) * steps_per_epoch, total_steps)
-        # The first epochs see the warped batches at 20x20 (see TrainConfig.low_res_fraction).
-        size = (LOW_RES_SIZE, LOW_RES_SIZE) if epoch <= config.low_res_epochs else None
-        model.train()
-        order = torch.randperm(len(images), generator=generator).to(device)
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        bar = tqdm(
-            range(steps_per_epoch),
-            desc=f"epoch {epoch}/{config.epochs}",
-            disable=not show,
-            leave=False,
-            file=sys.stderr,
-        )
-        for step in bar:
-            index = order[step * config.batch_size : (step + 1) * config.batch_size]
-            mine = distributed.shard(len(index))  # everything when not distributed
-            global_step = (epoch - 1) * steps_per_epoch + step
-            done = global_step / total_steps
-            magnitude = 1.0 - config.augment_decay * done
-            x = random_affine(
-                images[index],
-                generator,
-                max_rotation_deg=config.max_rotation_deg * magnitude,
-                max_translate=config.max_translate * magnitude,
-                max_scale=config.max_scale * magnitude,
-                max_elastic_px=config.max_elastic_px * magnitude,
-                size=size,
-            )[mine].contiguous(memory_format=memory_format)
-            y = labels[index][mine]
-            with arithmetic.autocast(device):
-                logits = net(x)
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
-            if not torch.isfinite(loss):
-                raise TrainingError(
-                    f"non-finite loss ({loss.item()}) at epoch {epoch}, step {step + 1}: "
-                    f"lower --lr (now {config.lr}) or check the data"
-                )
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step(learning_rate(config, global_step, total_steps))
-            if update_average is not None:
-                update_average()
-            loss_sum += loss.detach() * len(y)
-            correct += (logits.detach().argmax(1) == y).sum()
-            if show and step % 20 == 0:
-                seen = min((step + 1) * config.batch_size, len(images))
-                bar.set_postfix(
-                    loss=f"{loss_sum.item() / seen:.4f}", acc=f"{100 * correct.item() / seen:.2f}%"
-                )
-        bar.close()
-        distributed.sum_across_ranks(loss_sum, correct)
+        loss_sum, correct = _epoch(run, epoch, images, labels, follow)
         train_seconds = time.perf_counter() - epoch_start
-        test = _evaluate_shard(judged, test_inputs, test_labels, config)
+        test = _evaluate_shard(run, test_inputs, test_xy[1], eval_batch_size)
         record = {
             "epoch": epoch,
             "train_loss": loss_sum.item() / len(images),
             "train_accuracy": correct.item() / len(images),
             "test_loss": test.loss,
             "test_accuracy": test.accuracy,
-            "lr": lr,
+            "lr": learning_rate(
+                config, (epoch - 1) * _steps(config, images), _total(config, images)
+            ),
             "train_seconds": train_seconds,
             "seconds": time.perf_counter() - epoch_start,
         }
         result.history.append(record)
         result.final = test
         log.info("Epoch %d/%d %s", epoch, config.epochs, test.reference_line())
-        if state_path is not None:
-            save_training_state(
-                state_path, config, epoch, model, optimizer, generator, result, average
-            )
-        if on_epoch is not None:
-            on_epoch(epoch, record, result)
-    judged.to(memory_format=torch.contiguous_format)  # the layout a loaded checkpoint has
+        run.hooks.epoch_done(epoch, record, result, lambda e=epoch: training_state(run, e, result))
+    run.judged.to(memory_format=torch.contiguous_format)  # the layout a loaded checkpoint has
     if result.final is None:  # resumed a run whose epochs were all done: evaluate it
-        result.final = evaluate(judged, test_images, test_labels, batch_size=config.eval_batch_size)
+        result.final = evaluate(run.judged, *test_xy, batch_size=eval_batch_size)
     result.seconds = time.perf_counter() - start
     return result
 
 
-STATE_SCHEMA = 6
-"""2: the pool-before-BatchNorm layout (see checkpoint.SCHEMA_VERSION); 3: records the
-arithmetic the run chose, which --resume keeps, and mnist_model.optim's optimiser state;
-4: the weight average's state (None without ``ema_decay``); 5: the train config has
-``max_elastic_px`` (an older state would be refused as written with other flags); 6: and
-``low_res_fraction``."""
+def _steps(config: TrainConfig, images: torch.Tensor) -> int:
+    return math.ceil(len(images) / config.batch_size)
 
 
-def _evaluate_shard(model, images, labels, config) -> EvalResult:
-    """This rank's slice of the test set, evaluated and summed over ranks. evaluate() runs
-    a folded channels_last copy whatever the model's layout, so metrics.json matches what
-    `mnist-model evaluate --checkpoint` recomputes bit for bit."""
-    distributed.sync_buffers(model)
-    mine = distributed.shard(len(images))
-    result = evaluate(model, images[mine], labels[mine], batch_size=config.eval_batch_size)
-    return distributed.reduce_eval(result)
+def _total(config: TrainConfig, images: torch.Tensor) -> int:
+    return config.epochs * _steps(config, images)
 
 
-def save_training_state(path, config, epoch, model, optimizer, generator, result, average=None):
-    """Everything needed to continue bit-exactly after ``epoch``; written atomically."""
-    from mnist_model.atomic import atomic_path
+def _epoch(run: _Run, epoch: int, images, labels, follow) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass over the shuffled training set; returns the summed loss and correct count."""
+    config, device = run.config, run.device
+    steps, total = _steps(config, images), _total(config, images)
+    # The first epochs see the warped batches at 20x20 (see TrainConfig.low_res_fraction).
+    size = (LOW_RES_SIZE, LOW_RES_SIZE) if epoch <= config.low_res_epochs else None
+    run.model.train()
+    order = torch.randperm(len(images), generator=run.generator).to(device)
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    for step in range(steps):
+        index = order[step * config.batch_size : (step + 1) * config.batch_size]
+        global_step = (epoch - 1) * steps + step
+        loss, logits, y = _step(run, images[index], labels[index], global_step / total, size)
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"non-finite loss ({loss.item()}) at epoch {epoch}, step {step + 1}: "
+                f"lower the learning rate (lr {config.lr}) or check the data"
+            )
+        run.optimizer.zero_grad()
+        loss.backward()
+        run.optimizer.step(learning_rate(config, global_step, total))
+        if follow is not None:
+            follow()
+        loss_sum += loss.detach() * len(y)
+        correct += (logits.detach().argmax(1) == y).sum()
+        seen = min((step + 1) * config.batch_size, len(images))
+        run.hooks.step_done(epoch, step, steps, loss_sum, correct, seen)
+    run.replicas.sum(loss_sum, correct)
+    return loss_sum, correct
 
-    state = {
+
+def _step(run: _Run, images, labels, done: float, size):
+    """The forward pass of one step on this process's slice of the warped batch."""
+    config = run.config
+    magnitude = 1.0 - config.augment_decay * done
+    mine = run.replicas.shard(len(images))  # everything when not distributed
+    x = random_affine(
+        images,
+        run.generator,
+        max_rotation_deg=config.max_rotation_deg * magnitude,
+        max_translate=config.max_translate * magnitude,
+        max_scale=config.max_scale * magnitude,
+        max_elastic_px=config.max_elastic_px * magnitude,
+        size=size,
+    )[mine].contiguous(memory_format=run.arithmetic.memory_format)
+    y = labels[mine]
+    with run.arithmetic.autocast(run.device):
+        logits = run.net(x)
+    loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+    return loss, logits, y
+
+
+def _evaluate_shard(run: _Run, images, labels, batch_size: int) -> EvalResult:
+    """This process's slice of the test set, evaluated and combined over processes.
+    evaluate() runs a folded channels_last copy whatever the model's layout, so
+    metrics.json matches what `mnist-model evaluate --checkpoint` recomputes bit for bit."""
+    run.replicas.sync_buffers(run.judged)
+    mine = run.replicas.shard(len(images))
+    result = evaluate(run.judged, images[mine], labels[mine], batch_size=batch_size)
+    return run.replicas.reduce(result)
+
+
+# --- the training state: everything needed to continue bit-exactly -----------------------
+def training_state(run: _Run, epoch: int, result: TrainResult) -> dict:
+    """The state after ``epoch``, as plain data and tensors (``torch.save`` writes it)."""
+    return {
         "schema_version": STATE_SCHEMA,
-        "train_config": asdict(config),
-        "model_config": asdict(model.config),
-        "arithmetic": result.arithmetic.to_dict(),
+        "train_config": asdict(run.config),
+        "model_config": asdict(run.model.config),
+        "arithmetic": run.arithmetic.to_dict(),
         "epoch": epoch,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "average": None if average is None else average.state_dict(),
-        "generator": generator.get_state(),
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "average": None if run.average is None else run.average.state_dict(),
+        "generator": run.generator.get_state(),
         "torch_rng": torch.get_rng_state(),
         "history": result.history,
     }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
 
 
-def read_training_state(path, config: TrainConfig, model_config: ModelConfig) -> dict:
-    """A saved state, checked against this run's configs; its ``arithmetic`` is parsed."""
-    from mnist_model.checkpoint import CheckpointError, load_plain
-
-    path = Path(path)
-    if not path.is_file():
-        raise TrainingError(f"--resume: no training state at {path}; train without --resume")
-    try:
-        state = load_plain(path, "training state")
-    except CheckpointError as exc:
-        raise CheckpointError(f"--resume: {exc}; delete it to start over") from None
+def check_state(state: dict, config: TrainConfig, model_config: ModelConfig) -> None:
+    """A TrainingError unless ``state`` is a training state of this recipe."""
     if not isinstance(state, dict) or state.get("schema_version") != STATE_SCHEMA:
-        raise CheckpointError(f"--resume: {path} is not a training state this version reads")
+        raise TrainingError("not a training state this version reads")
     if state["train_config"] != asdict(config) or state["model_config"] != asdict(model_config):
         raise TrainingError(
-            f"--resume: {path} was written by a run with a different config; "
-            "resume with the same flags, or delete it to start over"
+            "the training state was written by a run of another recipe; resume with the "
+            "same recipe, or start over"
         )
-    try:
-        state["arithmetic"] = Arithmetic.from_dict(state.get("arithmetic"))
-    except ValueError as exc:
-        raise CheckpointError(f"--resume: {path} has no valid arithmetic ({exc})") from None
-    return state
 
 
-def restore_training_state(state, model, optimizer, generator, result, average=None) -> int:
-    """Load a state read by ``read_training_state`` into the given objects; return the last
-    finished epoch."""
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if average is not None:
-        average.load_state_dict(state["average"])
-    generator.set_state(state["generator"])
+def restore_state(state: dict, run: _Run, result: TrainResult) -> int:
+    """Load ``state`` into the run; return its last finished epoch."""
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    if run.average is not None:
+        run.average.load_state_dict(state["average"])
+    run.generator.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
     result.history.extend(state["history"])
     return int(state["epoch"])

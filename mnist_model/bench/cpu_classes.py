@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+from mnist_model import bars
+
 CPU_CLASSES: dict[str, dict[str, str]] = {
     "native": {},
     "avx512_core": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"},
@@ -32,20 +34,18 @@ FIXED = ("bf16/channels_last", "bf16/contiguous", "fp32/channels_last", "fp32/co
 DEFAULT_IMAGES = 5120
 """Per measurement: 20 steps of the default batch. An emulated bf16 epoch of this size
 already takes about 5 s under the AVX2 class."""
-AUTO_WITHIN = 0.9
-"""Target: on every class, auto reaches at least this fraction of the fastest fixed choice."""
-REFERENCE_RATIO = 4.0
-"""Target: the default recipe trains at least this many times faster than the reference."""
+AUTO_WITHIN = bars.AUTO_WITHIN
+REFERENCE_RATIO = bars.TRAINING_SPEEDUP
 
 
 def measure_class(root: str, images: int, repeats: int) -> dict:
     """In this process (whose CPU class the environment set): time every candidate."""
     import torch
 
-    from mnist_model.arithmetic import choose
+    from mnist_model.autotune import choose
     from mnist_model.bench import measure
-    from mnist_model.config import TrainConfig
-    from mnist_model.data import load_split, normalize
+    from mnist_model.config import Machine, TrainConfig
+    from mnist_model.data.load import load_split, normalize
 
     train_xy = load_split(root, train=True)
     test_xy = load_split(root, train=False)
@@ -56,11 +56,12 @@ def measure_class(root: str, images: int, repeats: int) -> dict:
     )
     measuring = time.perf_counter() - start
 
+    one_epoch = TrainConfig(epochs=1)
     configs = {
-        name: TrainConfig(epochs=1, precision=name.split("/")[0], layout=name.split("/")[1])
+        name: (one_epoch, Machine(precision=name.split("/")[0], layout=name.split("/")[1]))
         for name in FIXED
     }
-    configs["auto"] = TrainConfig(epochs=1)  # reads the choice made above from the cache
+    configs["auto"] = (one_epoch, Machine())  # reads the choice made above from the cache
     rates = measure.train_rates(train_xy, test_xy, root, images, repeats, configs)
     return {
         "capability": torch.backends.cpu.get_cpu_capability(),

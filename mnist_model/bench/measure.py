@@ -23,30 +23,35 @@ from mnist_model.bench.reference import (
     reference_loader,
     reference_optimizer,
 )
-from mnist_model.config import TrainConfig
-from mnist_model.data import normalize
+from mnist_model.config import Machine, TrainConfig
+from mnist_model.data.load import normalize
 from mnist_model.evaluate import evaluate
 from mnist_model.inference import fold_for_inference
 from mnist_model.model import MnistNet
+from mnist_model.runner import run_recipe
 from mnist_model.timing import interleaved_medians
-from mnist_model.train import train
+from mnist_model.train import Hooks
+
+ONE_EPOCH = (TrainConfig(epochs=1), Machine())
+"""The default recipe for one epoch, in the arithmetic ``auto`` picks."""
 
 
 def ours_trainer(
-    train_xy, test_xy, images: int, config: TrainConfig | None = None
+    train_xy, test_xy, images: int, run: tuple[TrainConfig, Machine] = ONE_EPOCH
 ) -> Callable[[], float]:
     """A callable that runs the real training loop (augmentation included) for one epoch
     over the first ``images`` training images and returns that epoch's seconds.
-    ``config`` defaults to the default recipe, one epoch (its arithmetic ``auto``)."""
-    config = config or TrainConfig(epochs=1)
-    sub_x, sub_y = train_xy[0][:images], train_xy[1][:images]
+    ``run`` defaults to the default recipe, one epoch (its arithmetic ``auto``)."""
+    config, machine = run
+    sub = (train_xy[0][:images], train_xy[1][:images])
+    tests = (test_xy[0][:100], test_xy[1][:100])
 
-    def run() -> float:
-        result = train(config, sub_x, sub_y, test_xy[0][:100], test_xy[1][:100], progress=False)
-        run.last = result  # what the last call trained, for callers that check it
+    def one() -> float:
+        result = run_recipe(config, machine, sub, tests)
+        one.last = result  # what the last call trained, for callers that check it
         return result.history[0]["train_seconds"]
 
-    return run
+    return one
 
 
 def reference_trainer(root: str, images: int) -> Callable[[], int]:
@@ -80,13 +85,13 @@ def train_rates(
     root: str,
     images: int,
     repeats: int,
-    configs: dict[str, TrainConfig] | None = None,
+    configs: dict[str, tuple[TrainConfig, Machine]] | None = None,
 ) -> dict[str, float]:
-    """Median training images/s of each of our ``configs`` (default: ``{"ours": the default
-    recipe, one epoch}``) and of the reference (key ``"reference"``), all taking turns in
+    """Median training images/s of each of our ``configs`` (recipe and machine; default:
+    ``{"ours": ONE_EPOCH}``) and of the reference (key ``"reference"``), all taking turns in
     every repeat (so a machine that slows down mid-run slows them all), each over the same
     number of images and the same scope: one epoch's loop, set-up excluded."""
-    configs = configs or {"ours": TrainConfig(epochs=1)}
+    configs = configs or {"ours": ONE_EPOCH}
     ours = {name: ours_trainer(train_xy, test_xy, images, c) for name, c in configs.items()}
     reference = reference_trainer(root, images)
 
@@ -105,11 +110,12 @@ def ours_time_to_accuracy(train_xy, test_xy, config: TrainConfig) -> dict:
     start = time.perf_counter()
     reached: list[float] = []
 
-    def on_epoch(epoch, record, run):
-        if record["test_accuracy"] >= target and not reached:
-            reached.append(time.perf_counter() - start)
+    class FirstAtTarget(Hooks):
+        def epoch_done(self, epoch, record, result, state) -> None:
+            if record["test_accuracy"] >= target and not reached:
+                reached.append(time.perf_counter() - start)
 
-    run = train(config, *train_xy, *test_xy, progress=False, on_epoch=on_epoch)
+    run = run_recipe(config, Machine(), train_xy, test_xy, hooks=FirstAtTarget())
     return {
         "seconds": time.perf_counter() - start,
         "seconds_to_99_4": reached[0] if reached else None,

@@ -94,14 +94,12 @@ def run_grid(
     """Training images/s of the default recipe for every (threads, batch size) pair,
     all taking turns with the reference in each repeat (``measure.train_rates``): how the
     default's thread count and batch size are chosen, measured instead of guessed."""
-    import dataclasses
     import itertools
 
-    from mnist_model.config import TrainConfig
+    from mnist_model.config import Machine, TrainConfig
 
-    base = TrainConfig(epochs=1)
     configs = {
-        f"threads={t} batch={b}": dataclasses.replace(base, threads=t, batch_size=b)
+        f"threads={t} batch={b}": (TrainConfig(epochs=1, batch_size=b), Machine(threads=t))
         for t, b in itertools.product(threads, batches)
     }
     train_xy = load_split(root, train=True)
@@ -138,10 +136,6 @@ def run_command(
     from mnist_model.errors import MnistModelError
 
     grid = threads is not None or batches is not None
-    if (cpu_classes or grid) and (full or checkpoint):
-        raise MnistModelError("--cpu-classes and --threads/--batches measure training only")
-    if cpu_classes and grid:
-        raise MnistModelError("--cpu-classes and --threads/--batches are separate benches")
     if cpu_classes:
         from mnist_model.bench.cpu_classes import DEFAULT_IMAGES, cpu_classes_table, run_cpu_classes
 

@@ -1,39 +1,45 @@
 """MNIST data: locate, acquire, verify and load the four canonical IDX files.
 
-Importing this package does nothing but define names: no folders are created, no
-downloads start and logging is left to the application.
+Reading (``mnist_model.data.load``: IDX files to tensors, ``normalize``) is what training
+needs; acquisition (torchvision's downloader, the PyPI fallback and its restricted
+unpickler) is not, so this package imports none of its modules until a name is asked
+for: ``from mnist_model.data import normalize`` loads the reader only. Importing it does
+nothing else: no folders are created, no downloads start.
 """
 
-from mnist_model.data.acquisition import acquire, default_sources
-from mnist_model.data.checksums import FileStatus, md5_file, verify, verify_report
-from mnist_model.data.idx import encode_idx, parse_idx, read_idx_header
-from mnist_model.data.layout import ENV_VAR, RAW_FILES, raw_dir, resolve_data_root
-from mnist_model.data.load import MNIST_MEAN, MNIST_STD, load_split, normalize
-from mnist_model.data.pypi_source import PypiWheelSource
-from mnist_model.data.source import Source
-from mnist_model.data.torchvision_source import TorchvisionSource
-from mnist_model.data.unpickle import restricted_loads
+from __future__ import annotations
 
-__all__ = [
-    "ENV_VAR",
-    "MNIST_MEAN",
-    "MNIST_STD",
-    "RAW_FILES",
-    "FileStatus",
-    "PypiWheelSource",
-    "Source",
-    "TorchvisionSource",
-    "acquire",
-    "default_sources",
-    "encode_idx",
-    "load_split",
-    "md5_file",
-    "normalize",
-    "parse_idx",
-    "raw_dir",
-    "read_idx_header",
-    "resolve_data_root",
-    "restricted_loads",
-    "verify",
-    "verify_report",
-]
+import importlib
+
+_HOMES = {
+    "acquire": "acquisition",
+    "default_sources": "acquisition",
+    "FileStatus": "checksums",
+    "md5_file": "checksums",
+    "verify": "checksums",
+    "verify_report": "checksums",
+    "encode_idx": "idx",
+    "parse_idx": "idx",
+    "read_idx_header": "idx",
+    "ENV_VAR": "layout",
+    "RAW_FILES": "layout",
+    "raw_dir": "layout",
+    "resolve_data_root": "layout",
+    "MNIST_MEAN": "load",
+    "MNIST_STD": "load",
+    "load_split": "load",
+    "normalize": "load",
+    "PypiWheelSource": "pypi_source",
+    "Source": "source",
+    "TorchvisionSource": "torchvision_source",
+    "restricted_loads": "unpickle",
+}
+"""Each public name and the module of this package it lives in."""
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

@@ -96,7 +96,7 @@ def describe_problems(report: Mapping[str, FileStatus], root: str | os.PathLike[
     if missing:
         parts.append(
             f"missing from {raw_dir(root)}: {', '.join(missing)}; run `mnist-model data` to "
-            f"fetch them or point --data-dir / MNIST_MODEL_DATA at a folder that has them"
+            f"fetch them, or point the data folder (MNIST_MODEL_DATA) at one that has them"
         )
     return "; ".join(parts)
 

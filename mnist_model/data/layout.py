@@ -33,19 +33,26 @@ def _absolute(path: str | os.PathLike[str]) -> Path:
     return Path(os.path.abspath(Path(path).expanduser()))
 
 
-def _default_cache_root() -> Path:
-    # XDG says relative values must be ignored; an absolute one wins over ~/.cache.
+def user_cache_root() -> Path | None:
+    """The user's cache folder for this project: ``$XDG_CACHE_HOME/mnist-model`` when that
+    is absolute (XDG says relative values must be ignored), else ``~/.cache/mnist-model``;
+    None when there is no home folder (no HOME and no passwd entry)."""
     xdg = os.environ.get("XDG_CACHE_HOME", "")
     if xdg and os.path.isabs(xdg):
         return Path(xdg) / "mnist-model"
     try:
-        home = Path.home()
-    except (RuntimeError, KeyError) as exc:  # no HOME and no passwd entry
+        return Path.home() / ".cache" / "mnist-model"
+    except (RuntimeError, KeyError):
+        return None
+
+
+def _default_cache_root() -> Path:
+    root = user_cache_root()
+    if root is None:
         raise DataError(
-            f"cannot find a home folder for the MNIST cache ({exc}); "
-            f"pass --data-dir or set {ENV_VAR}"
-        ) from exc
-    return home / ".cache" / "mnist-model"
+            f"cannot find a home folder for the MNIST cache; pass a data folder or set {ENV_VAR}"
+        )
+    return root
 
 
 def resolve_data_root(data_dir: str | os.PathLike[str] | None) -> Path:

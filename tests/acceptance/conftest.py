@@ -44,11 +44,11 @@ def accepted_model(request, mnist_splits, tmp_path_factory):
 
     import dataclasses
 
-    from mnist_model.config import TrainConfig
-    from mnist_model.train import train
+    from mnist_model.config import Machine, TrainConfig
+    from mnist_model.runner import run_recipe
 
     config = TrainConfig()
-    run = train(config, *mnist_splits["train"], *mnist_splits["test"])  # leaves no global state
+    run = run_recipe(config, Machine(), mnist_splits["train"], mnist_splits["test"])
     # Keep what was trained, so a failure can be re-judged without retraining.
     path = tmp_path_factory.mktemp("acceptance") / "model.pt"
     save_checkpoint(
@@ -64,6 +64,21 @@ def accepted_model(request, mnist_splits, tmp_path_factory):
 @pytest.fixture(scope="session")
 def test_set(mnist_splits):
     return mnist_splits["test"]
+
+
+@pytest.fixture(scope="session")
+def ood_suite(mnist_root, test_set, thresholds):
+    """The out-of-distribution suite in MNIST form, prepared once per machine and kept
+    next to the MNIST files (``mnist_model.ood.prepare``)."""
+    from mnist_model import ood
+
+    suite = thresholds["ood"]
+    return ood.prepare(
+        *test_set,
+        per_class=suite["per_class"],
+        seed=suite["seed"],
+        cache_dir=ood.cache_dir(mnist_root),
+    )
 
 
 @pytest.fixture(scope="session")

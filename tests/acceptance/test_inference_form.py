@@ -7,12 +7,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist_model.data import normalize
+from mnist_model.bars import LOGIT_ATOL
+from mnist_model.data.load import normalize
 from mnist_model.evaluate import predict_logits
 
 pytestmark = pytest.mark.acceptance
-
-LOGIT_ATOL = 1e-4
 
 
 def test_inference_form_matches_the_eager_model_on_every_test_image(accepted_model, test_set):

@@ -11,11 +11,12 @@ import pytest
 
 from mnist_model.atomic import atomic_write_json
 from mnist_model.checkpoint import load_checkpoint, save_checkpoint
-from mnist_model.config import TrainConfig
+from mnist_model.config import Machine, TrainConfig
 from mnist_model.evaluate import evaluate
+from mnist_model.gate import core_failures
 from mnist_model.model import count_parameters
+from mnist_model.runner import run_recipe
 from mnist_model.sweep import SeedResult
-from mnist_model.train import train
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.multiseed]
 
@@ -31,8 +32,8 @@ def test_seed_reaches_the_bar(seed, mnist_splits, thresholds, request):
     # Each xdist worker gets its share of the cores, so -n 2 runs two seeds side by side.
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
     threads = max(1, (os.cpu_count() or 1) // workers)
-    config = dataclasses.replace(TrainConfig(), seed=seed, threads=threads)
-    run = train(config, *mnist_splits["train"], *mnist_splits["test"], progress=False)
+    config = dataclasses.replace(TrainConfig(), seed=seed)
+    run = run_recipe(config, Machine(threads=threads), mnist_splits["train"], mnist_splits["test"])
     folder = Path(request.config.getoption("--seeds-out")).resolve()
     saved = save_checkpoint(
         folder / f"seed{seed}.pt",
@@ -48,15 +49,10 @@ def test_seed_reaches_the_bar(seed, mnist_splits, thresholds, request):
     atomic_write_json(
         folder / f"seed{seed}.json", json.loads(json.dumps(dataclasses.asdict(result)))
     )
-    failures = []
-    if not judged.accuracy >= thresholds["overall_accuracy"]:
-        failures.append(
-            f"{100 * judged.accuracy:.2f}% < {100 * thresholds['overall_accuracy']}% overall"
-        )
-    for digit, accuracy in enumerate(judged.per_class_accuracy):
-        bar = thresholds["per_class"][str(digit)]
-        if not accuracy >= bar:
-            failures.append(f"digit {digit}: {100 * accuracy:.2f}% < {100 * bar}%")
-    if not count_parameters(model) < thresholds["parameter_budget"]:
-        failures.append(f"{count_parameters(model):,} parameters")
+    failures = core_failures(
+        judged.confusion.diagonal().tolist(),
+        judged.class_counts,
+        thresholds,
+        parameters=count_parameters(model),
+    )
     assert not failures, f"seed {seed} ({saved}): " + "; ".join(failures)

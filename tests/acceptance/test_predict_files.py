@@ -12,12 +12,9 @@ from mnist_model.predict import predict_files
 
 pytestmark = pytest.mark.acceptance
 
-MAX_POINTS_LOST = 0.1
-"""Percentage points the file path may lose against the in-memory evaluation."""
-
 
 def test_test_set_as_png_files_scores_like_in_memory(
-    accepted_model, test_set, test_result, tmp_path, note
+    accepted_model, test_set, test_result, thresholds, tmp_path, note
 ) -> None:
     model, _ = accepted_model
     images, labels = test_set
@@ -32,4 +29,5 @@ def test_test_set_as_png_files_scores_like_in_memory(
     correct = sum(row["digit"] == int(y) for row, y in zip(rows, labels, strict=True))
     files, memory = 100 * correct / len(rows), 100 * test_result.accuracy
     note(f"test set as PNG files through predict: {files:.2f} % (in memory {memory:.2f} %)")
-    assert files >= memory - MAX_POINTS_LOST, f"{files:.2f} % from files vs {memory:.2f} %"
+    lost = thresholds["png_points_lost"]
+    assert files >= memory - lost, f"{files:.2f} % from files vs {memory:.2f} %"

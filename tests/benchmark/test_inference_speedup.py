@@ -8,13 +8,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mnist_model.bars import INFERENCE_SPEEDUP as SPEEDUP_BARS
+from mnist_model.bars import LOGIT_ATOL
 from mnist_model.bench.measure import inference_rates
 from mnist_model.model import MnistNet
 
 pytestmark = pytest.mark.benchmark
-
-SPEEDUP_BARS = {1: 1.5, 1000: 2.0}
-"""Minimum (inference form images/s) / (eager images/s) per batch size."""
 
 
 @pytest.fixture(scope="module")
@@ -35,4 +34,4 @@ def test_inference_form_beats_the_eager_model(rates, batch_size) -> None:
 
 def test_inference_form_agrees_with_the_eager_model(rates) -> None:
     for name, agreement in rates["agreement"].items():
-        assert agreement["max_abs_logit_diff"] <= 1e-4, name
+        assert agreement["max_abs_logit_diff"] <= LOGIT_ATOL, name

@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 
 from helpers.cli import run_cli
-from mnist_model.artifacts import FILES, REPORT_KEYS, write_final_artifacts
+from mnist_model.config import Machine
+from mnist_model.outputs import FILES, REPORT_KEYS, write_final_artifacts
 from mnist_model.predict import load_model, predict
 
 pytestmark = pytest.mark.integration
@@ -20,8 +21,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def checkpoint(small_training, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
+    machine = Machine(threads=1)
+    run = small_training.run
     paths = write_final_artifacts(
-        out, small_training.config, small_training.run, {"test": "md5"}, {"device": "cpu"}
+        out, small_training.config, machine, run, {"test": "md5"}, {"device": "cpu"}
     )
     return paths["checkpoint"]
 

@@ -6,10 +6,20 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import torch
 
-from mnist_model.cli import build_parser
+from mnist_model.cli import build_parser, field_docs
 from mnist_model.commands import _train_config
-from mnist_model.config import PRESETS, ModelConfig, TrainConfig
+from mnist_model.config import (
+    FLOAT32,
+    PRESETS,
+    RUN_SETTINGS,
+    Arithmetic,
+    Machine,
+    ModelConfig,
+    TrainConfig,
+    recipe_fingerprint,
+)
 from mnist_model.model import MnistNet
 
 
@@ -27,23 +37,17 @@ INVALID_TRAIN = [
     ("batch_size", 0),
     ("lr", 0.0),
     ("lr", -0.1),
-    ("eval_batch_size", 0),
     ("weight_decay", -1e-4),
     ("label_smoothing", -0.1),
     ("max_rotation_deg", -1.0),
     ("max_translate", -0.01),
     ("max_scale", -0.01),
-    ("threads", -1),
     ("momentum", -0.5),
     ("low_res_fraction", -0.1),
     ("low_res_fraction", 1.0),
     ("warmup_fraction", 0.0),
     ("warmup_fraction", 1.0),
     ("warmup_fraction", 1.5),
-    ("precision", "fp16"),
-    ("precision", "BF16"),
-    ("layout", "nhwc"),
-    ("layout", ""),
 ]
 
 
@@ -51,6 +55,48 @@ INVALID_TRAIN = [
 def test_invalid_train_values_raise_value_error_naming_the_field(field, value) -> None:
     with pytest.raises(ValueError, match=field):
         TrainConfig(**{field: value})
+
+
+INVALID_MACHINE = [
+    ("eval_batch_size", 0),
+    ("threads", -1),
+    ("threads", 1.5),
+    ("precision", "fp16"),
+    ("precision", "BF16"),
+    ("layout", "nhwc"),
+    ("layout", ""),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), INVALID_MACHINE)
+def test_invalid_machine_values_raise_value_error_naming_the_field(field, value) -> None:
+    with pytest.raises(ValueError, match=field):
+        Machine(**{field: value})
+
+
+def test_the_recipe_holds_no_machine_setting_and_the_fingerprint_ignores_the_seed() -> None:
+    recipe = {f.name for f in dataclasses.fields(TrainConfig)}
+    machine = {f.name for f in dataclasses.fields(Machine)}
+    assert not recipe & machine
+    assert set(RUN_SETTINGS) == machine | {"seed"}
+    model = dataclasses.asdict(ModelConfig())
+    one = recipe_fingerprint(dataclasses.asdict(TrainConfig(seed=1)), model)
+    assert one == recipe_fingerprint(dataclasses.asdict(TrainConfig(seed=2)), model)
+    assert one != recipe_fingerprint(dataclasses.asdict(TrainConfig(lr=0.3)), model)
+    # an older checkpoint's config, which held the machine's fields too, is the same recipe
+    old = {**dataclasses.asdict(TrainConfig()), "threads": 2, "precision": "bf16"}
+    assert recipe_fingerprint(old, model) == recipe_fingerprint(
+        dataclasses.asdict(TrainConfig()), model
+    )
+
+
+def test_arithmetic_records_round_trip_and_bad_ones_are_refused() -> None:
+    chosen = Arithmetic("bf16", "channels_last", "measured", {"bf16/channels_last": 10.0})
+    assert Arithmetic.from_dict(chosen.to_dict()) == chosen
+    assert chosen.memory_format == torch.channels_last and FLOAT32.name == "fp32/contiguous"
+    for bad in (None, {"precision": "fp8", "layout": "contiguous"}, {"precision": "fp32"}):
+        with pytest.raises(ValueError):
+            Arithmetic.from_dict(bad)
 
 
 @pytest.mark.parametrize(
@@ -140,7 +186,7 @@ def test_an_unknown_arithmetic_is_a_usage_error_listing_the_choices(flag, capsys
 
 
 def test_the_arithmetic_is_chosen_per_machine_by_default() -> None:
-    assert TrainConfig().precision == "auto" and TrainConfig().layout == "auto"
+    assert Machine().precision == "auto" and Machine().layout == "auto"
 
 
 def test_an_unknown_preset_is_a_usage_error(capsys) -> None:
@@ -148,3 +194,30 @@ def test_an_unknown_preset_is_a_usage_error(capsys) -> None:
         build_parser().parse_args(["train", "--preset", "turbo"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'turbo'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cls", [TrainConfig, Machine])
+def test_every_field_says_what_it_does_and_train_help_shows_it(cls, capsys) -> None:
+    docs = field_docs(cls)
+    assert set(docs) == {f.name for f in dataclasses.fields(cls)}
+    assert all(len(text.split()) >= 3 for text in docs.values()), docs
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    for name, text in docs.items():
+        assert " ".join(text.split()[:3]) in shown, name
+        assert f"--{name.replace('_', '-')}" in shown
+
+
+def test_every_flag_of_every_command_has_a_meaning() -> None:
+    import argparse
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    silent = {
+        f"{name} {', '.join(action.option_strings) or action.dest}"
+        for name, command in commands.choices.items()
+        for action in command._actions
+        if not isinstance(action, argparse._HelpAction) and len((action.help or "").split()) < 3
+    }
+    assert not silent, sorted(silent)

@@ -4,10 +4,11 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mnist_model.bars import LOGIT_ATOL
 from mnist_model.inference import ChannelSign, fold_for_inference
 from mnist_model.model import MnistNet
 
-ATOL = 1e-4  # float32 rounding of the folded weights; the bar for logits
+ATOL = LOGIT_ATOL  # float32 rounding of the folded weights
 
 
 def _model_with_nontrivial_batchnorm(seed: int) -> MnistNet:

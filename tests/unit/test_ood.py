@@ -52,12 +52,67 @@ def test_the_same_seed_gives_the_same_pictures(digits) -> None:
     assert same(full["sensor_noise"][0], one["sensor_noise"][0])
 
 
+SOME = tuple(c for c in ood.CONDITIONS if c.name in ("clean", "shadow"))
+
+
 def test_score_is_an_accuracy_per_condition(digits) -> None:
-    conditions = tuple(c for c in ood.CONDITIONS if c.name in ("clean", "shadow"))
-    suite = ood.generate(*digits, per_class=3, conditions=conditions)
+    suite = ood.prepare(*digits, per_class=3, conditions=SOME, workers=1)
     torch.manual_seed(0)
     accuracies = ood.score(MnistNet(), suite)
     assert set(accuracies) == {"clean", "shadow"}
     assert all(0.0 <= a <= 1.0 for a in accuracies.values())
     text = ood.table_text(accuracies, {"clean": 1.1})
     assert "FAIL" in text and text.splitlines()[-1].startswith("mean")
+
+
+def test_prepared_pictures_are_what_predict_makes_of_the_generated_ones(digits) -> None:
+    from mnist_model.preprocess import to_mnist_array
+
+    suite = ood.prepare(*digits, per_class=2, conditions=SOME, workers=1)
+    generated = ood.generate(*digits, per_class=2, conditions=SOME)
+    pictures = [image for name in suite.names for image in generated[name][0]]
+    assert len(pictures) == len(suite.arrays) == 40
+    assert suite.totals() == {"clean": 20, "shadow": 20}
+    for image, array, refused in zip(pictures, suite.arrays, suite.refused, strict=True):
+        assert refused or np.array_equal(to_mnist_array(image), array)
+
+
+def test_counts_add_up_and_refused_pictures_count_as_wrong(digits) -> None:
+    suite = ood.prepare(*digits, per_class=2, conditions=SOME, workers=1)
+    perfect = suite.labels.copy()
+    assert ood.counts(suite, perfect) == {"clean": (20, 20), "shadow": (20, 20)}
+    refused = np.where(np.arange(len(perfect)) % 2 == 0, -1, perfect)
+    assert ood.counts(suite, refused) == {"clean": (10, 20), "shadow": (10, 20)}
+
+
+def test_the_cache_is_read_back_and_a_damaged_one_is_prepared_again(digits, tmp_path) -> None:
+    first = ood.prepare(*digits, per_class=1, conditions=SOME, workers=1, cache_dir=tmp_path)
+    (path,) = tmp_path.glob("*.npz")
+    again = ood.prepare(*digits, per_class=1, conditions=SOME, workers=1, cache_dir=tmp_path)
+    assert np.array_equal(first.arrays, again.arrays)
+    assert np.array_equal(first.labels, again.labels)
+    # a flipped byte in the cached pictures fails the checksum: prepared again, same result
+    with np.load(path) as data:
+        parts = {k: data[k] for k in data.files}
+    parts["arrays"] = parts["arrays"].copy()
+    parts["arrays"][0, 0, 0] ^= 0xFF
+    np.savez(path, **parts)
+    assert ood._read_cache(path, first.names) is None
+    rebuilt = ood.prepare(*digits, per_class=1, conditions=SOME, workers=1, cache_dir=tmp_path)
+    assert np.array_equal(first.arrays, rebuilt.arrays)
+    path.write_bytes(b"not a zip")
+    assert np.array_equal(
+        first.arrays,
+        ood.prepare(*digits, per_class=1, conditions=SOME, workers=1, cache_dir=tmp_path).arrays,
+    )
+
+
+def test_the_cache_key_changes_with_what_the_pictures_depend_on(digits) -> None:
+    images, _ = digits
+    key = ood.cache_key(images, 100, 0)
+    assert key == ood.cache_key(images, 100, 0)
+    assert key != ood.cache_key(images, 99, 0)
+    assert key != ood.cache_key(images, 100, 1)
+    changed = images.clone()
+    changed[0, 0, 0] = 1
+    assert key != ood.cache_key(changed, 100, 0)

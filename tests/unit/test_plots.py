@@ -42,6 +42,25 @@ def test_curves_draw_the_given_bar(tmp_path, monkeypatch) -> None:
     assert "99.51 % bar" in labels
 
 
+@pytest.mark.parametrize("low_res", [0, 2])
+def test_curves_mark_the_epochs_trained_at_20x20(tmp_path, monkeypatch, low_res) -> None:
+    marks = []
+    real = plots._save
+
+    def spy(figure, path):
+        for ax in figure.axes:
+            texts = [t.get_text() for t in ax.texts]
+            spans = [p.get_x() for p in ax.patches]
+            marks.append((texts, spans))
+        return real(figure, path)
+
+    monkeypatch.setattr(plots, "_save", spy)
+    history = [{**h, "train_side": 20 if h["epoch"] <= low_res else 28} for h in HISTORY]
+    plots.plot_curves(history, 0.994, tmp_path / "curves.png")
+    expected = (["trained at 20x20"], [0.5]) if low_res else ([], [])
+    assert marks == [expected] * 3
+
+
 @pytest.mark.parametrize("wrong", [0, 3, 30], ids=["none", "three", "more-than-shown"])
 def test_misclassified_shows_at_most_25(tmp_path, wrong) -> None:
     labels = torch.arange(40) % 10

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from mnist_model import plots, thresholds
-from mnist_model.artifacts import FILES, REPORT_KEYS
 from mnist_model.evaluate import evaluate
 from mnist_model.model import MnistNet
+from mnist_model.outputs import FILES, REPORT_KEYS
 from mnist_model.report import build_report, model_card
 
 

@@ -22,8 +22,8 @@ def test_the_shipped_file_loads_with_ten_per_class_bars() -> None:
         (None, "unreadable"),
         ("{not json", "unreadable"),
         ("[1, 2]", "schema None"),
-        ('{"schema": 1}', "schema 1"),
-        ('{"schema": 3}', "missing keys"),
+        ('{"schema": 3}', "schema 3"),
+        ('{"schema": 4}', "missing keys"),
     ],
     ids=["missing", "not-json", "a-list", "old-schema", "no-keys"],
 )

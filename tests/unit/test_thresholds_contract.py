@@ -15,6 +15,8 @@ PROMISE = {
     "per_class": 0.985,  # at least, every digit
     "parameter_budget": 8_000,  # fewer than this, at most
     "multiseed_mean_accuracy": 0.9945,  # at least
+    "min_baseline_accuracy": 0.88,  # at least: the linear baseline is a fair opponent
+    "png_points_lost": 0.1,  # at most: the test set as PNG files through predict
 }
 
 
@@ -40,6 +42,12 @@ def test_the_parameter_budget_is_not_above_the_promise() -> None:
 def test_the_multiseed_mean_bar_is_not_below_the_promise() -> None:
     bar = acceptance_thresholds()["multiseed_mean_accuracy"]
     assert bar >= PROMISE["multiseed_mean_accuracy"]
+
+
+def test_the_baseline_and_file_path_bars_keep_their_promise() -> None:
+    data = acceptance_thresholds()
+    assert data["min_baseline_accuracy"] >= PROMISE["min_baseline_accuracy"]
+    assert data["png_points_lost"] <= PROMISE["png_points_lost"]
 
 
 def test_every_out_of_distribution_condition_is_gated() -> None:

@@ -10,25 +10,37 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mnist_model.config import LAYOUT_CHOICES, PRECISION_CHOICES, ModelConfig, TrainConfig
+from mnist_model.config import (
+    LAYOUT_CHOICES,
+    PRECISION_CHOICES,
+    Machine,
+    ModelConfig,
+    TrainConfig,
+)
 from mnist_model.errors import TrainingError
 from mnist_model.train import train
 
-TINY = TrainConfig(epochs=1, batch_size=8, threads=1, precision="fp32", layout="contiguous")
+TINY = TrainConfig(epochs=1, batch_size=8)
 
 numbers = st.one_of(
     st.integers(-3, 10**6),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([0, 1, -1, 0.5, 1.0, 2**63, -(2**63)]),
 )
-values = {
-    f.name: (
-        st.one_of(st.sampled_from(f.metadata["choices"]), st.text(max_size=6))
-        if "choices" in f.metadata
-        else numbers
-    )
-    for f in dataclasses.fields(TrainConfig)
-}
+
+
+def field_values(cls) -> dict:
+    return {
+        f.name: (
+            st.one_of(st.sampled_from(f.metadata["choices"]), st.text(max_size=6))
+            if "choices" in f.metadata
+            else numbers
+        )
+        for f in dataclasses.fields(cls)
+    }
+
+
+values = field_values(TrainConfig)
 
 
 @settings(max_examples=200)
@@ -43,7 +55,18 @@ def test_train_config_is_valid_or_names_the_bad_field(changes) -> None:
     assert config.epochs >= 1 and config.batch_size >= 1 and config.lr > 0
     assert config.initial_lr_divisor > 0 and config.final_lr_divisor > 0
     assert 0 <= config.label_smoothing <= 1 and 0 <= config.max_scale < 1
-    assert config.precision in PRECISION_CHOICES and config.layout in LAYOUT_CHOICES
+
+
+@settings(max_examples=100)
+@given(changes=st.fixed_dictionaries({}, optional=field_values(Machine)))
+def test_machine_is_valid_or_names_the_bad_field(changes) -> None:
+    try:
+        machine = Machine(**changes)
+    except ValueError as exc:
+        assert any(name in str(exc) for name in changes), (changes, exc)
+        return
+    assert machine.precision in PRECISION_CHOICES and machine.layout in LAYOUT_CHOICES
+    assert machine.threads >= 0 and machine.eval_batch_size >= 1
 
 
 widths = st.one_of(st.integers(-2, 40), st.floats(0.5, 3.5), st.sampled_from([2.0, True]))
@@ -119,8 +142,8 @@ def test_bad_inputs_are_a_value_error_naming_the_split(what, spoil, message, spl
 
 
 def test_a_device_torch_does_not_know_is_a_training_error() -> None:
-    from mnist_model.train import select_device
+    from mnist_model.runner import select_device
 
     for name in ("nonsense", "meta", "cuda:99" if torch.cuda.is_available() else "cuda"):
-        with pytest.raises(TrainingError, match="--device"):
+        with pytest.raises(TrainingError, match=f"device {name!r}|device {name}"):
             select_device(name)

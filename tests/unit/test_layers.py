@@ -6,8 +6,8 @@ import pytest
 from torch import nn
 
 from mnist_model.config import ModelConfig
+from mnist_model.layers import layer_rows, summary_text
 from mnist_model.model import MnistNet, count_parameters
-from mnist_model.summary import layer_rows, summary_text
 
 CONFIGS = [
     ModelConfig(),

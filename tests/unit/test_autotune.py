@@ -1,4 +1,4 @@
-"""arithmetic.choose: what ``auto`` picks, the per-machine cache and its failure modes.
+"""autotune.choose: what ``auto`` picks, the per-machine cache and its failure modes.
 
 The cache tests pass a fake measurement (``measure_fn``) so they are instant and exact;
 the real measurement is exercised once here and, under a simulated AVX2 CPU, in
@@ -15,8 +15,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mnist_model import arithmetic
-from mnist_model.arithmetic import Arithmetic, candidates, choose, machine_key
+from mnist_model import autotune as arithmetic
+from mnist_model.autotune import candidates, choose, machine_key
+from mnist_model.config import Arithmetic
 
 CPU = torch.device("cpu")
 BATCH = (torch.zeros(8, 1, 28, 28), torch.zeros(8, dtype=torch.long))
@@ -125,7 +126,7 @@ def test_refresh_measures_again_and_replaces_the_entry(cache) -> None:
 def test_a_damaged_cache_is_remeasured_with_one_log_line(cache, caplog, content, says) -> None:
     cache.write_bytes(content)
     fake = FakeMeasure(FP32_WINS)
-    with caplog.at_level(logging.INFO, logger="mnist_model.arithmetic"):
+    with caplog.at_level(logging.INFO, logger="mnist_model.autotune"):
         chosen = _choose(fake)
     assert fake.calls == 1 and chosen.source == "measured"
     complaints = [r.getMessage() for r in caplog.records if "measuring again" in r.getMessage()]
@@ -147,7 +148,7 @@ def test_a_bad_entry_for_this_machine_is_remeasured(cache, caplog, entry) -> Non
     key = machine_key(len(BATCH[0]), torch.get_num_threads(), candidates("auto", "auto"))
     cache.write_text(json.dumps({"schema": arithmetic.CACHE_SCHEMA, "entries": {key: entry}}))
     fake = FakeMeasure(FP32_WINS)
-    with caplog.at_level(logging.INFO, logger="mnist_model.arithmetic"):
+    with caplog.at_level(logging.INFO, logger="mnist_model.autotune"):
         assert _choose(fake).source == "measured"
     assert fake.calls == 1
     assert sum("measuring again" in r.getMessage() for r in caplog.records) == 1
@@ -175,7 +176,7 @@ def test_an_unwritable_cache_costs_a_warning_not_the_run(tmp_path, monkeypatch, 
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache folder should be")
     monkeypatch.setenv(arithmetic.CACHE_ENV_VAR, str(blocker / "sub"))
-    with caplog.at_level(logging.WARNING, logger="mnist_model.arithmetic"):
+    with caplog.at_level(logging.WARNING, logger="mnist_model.autotune"):
         chosen = _choose(FakeMeasure(FP32_WINS))
     assert chosen.name == "fp32/channels_last"
     assert "could not write the arithmetic cache" in caplog.text

@@ -1,4 +1,5 @@
-"""The arithmetic of a training run: bf16 autocast or float32, channels_last or contiguous.
+"""The arithmetic autotuner: which of bf16 autocast or float32, channels_last or contiguous
+trains fastest on this machine.
 
 Which is fastest depends on the CPU, not on the recipe. On a CPU with native AVX-512 BF16
 (this project's development machine) bf16 autocast is about 1.3x faster than float32; on
@@ -34,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from mnist_model.atomic import atomic_write_json
-from mnist_model.config import LAYOUT_CHOICES, PRECISION_CHOICES
+from mnist_model.config import LAYOUT_CHOICES, PRECISION_CHOICES, Arithmetic
 from mnist_model.optim import NesterovSGD
 from mnist_model.timing import interleaved_medians
 
@@ -57,60 +58,6 @@ PRUNE_FACTOR = 2.0
 there: on an AVX2 CPU one bf16 step costs as much as all of float32's."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Arithmetic:
-    """What a run computes in, and why: ``source`` is ``explicit`` (both given),
-    ``measured``, ``cache``, ``cuda`` (the CUDA rule) or ``resumed`` (from a train state)."""
-
-    precision: str
-    layout: str
-    source: str = "explicit"
-    images_per_second: dict[str, float] = dataclasses.field(default_factory=dict)
-    """Throughput of each measured candidate, keyed ``precision/layout``."""
-
-    @property
-    def name(self) -> str:
-        return f"{self.precision}/{self.layout}"
-
-    @property
-    def memory_format(self) -> torch.memory_format:
-        return torch.channels_last if self.layout == "channels_last" else torch.contiguous_format
-
-    def autocast(self, device: torch.device):
-        """The context the training forward pass runs in."""
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: object) -> Arithmetic:
-        """Rebuild a recorded choice; ValueError if it is not one this version can run."""
-        if not isinstance(raw, dict):
-            raise ValueError(f"not an arithmetic record: {raw!r}")
-        precision, layout = raw.get("precision"), raw.get("layout")
-        if precision not in PRECISIONS or layout not in LAYOUTS:
-            raise ValueError(f"unknown arithmetic {precision!r}/{layout!r}")
-        rates = raw.get("images_per_second", {})
-        if not isinstance(rates, dict) or not all(
-            isinstance(v, int | float) for v in rates.values()
-        ):
-            raise ValueError(f"bad images_per_second {rates!r}")
-        source = raw.get("source", "explicit")
-        return cls(precision, layout, str(source), {str(k): float(v) for k, v in rates.items()})
-
-    def describe(self) -> str:
-        """One line for logs and the model card."""
-        text = f"{'bf16 autocast' if self.precision == 'bf16' else 'float32'}, {self.layout}"
-        if self.images_per_second:
-            seen = ", ".join(
-                f"{name} {rate:,.0f}"
-                for name, rate in sorted(self.images_per_second.items(), key=lambda kv: -kv[1])
-            )
-            return f"{text} ({self.source}; training images/s: {seen})"
-        return f"{text} ({self.source})"
-
-
 def candidates(precision: str, layout: str) -> list[tuple[str, str]]:
     """Every (precision, layout) that ``auto`` may pick given what was fixed."""
     precisions = PRECISIONS if precision == AUTO else (precision,)
@@ -119,18 +66,17 @@ def candidates(precision: str, layout: str) -> list[tuple[str, str]]:
 
 
 def cache_path() -> Path:
+    """``$MNIST_MODEL_CACHE``, else the user's cache folder, else (no home folder: a cache
+    is optional) the temporary folder; the file ``arithmetic.json`` in it."""
+    import tempfile
+
+    from mnist_model.data.layout import user_cache_root
+
     explicit = os.environ.get(CACHE_ENV_VAR, "")
     if explicit:
         return Path(explicit).expanduser() / CACHE_NAME
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    if xdg and os.path.isabs(xdg):
-        return Path(xdg) / "mnist-model" / CACHE_NAME
-    try:
-        return Path.home() / ".cache" / "mnist-model" / CACHE_NAME
-    except (RuntimeError, KeyError):  # no HOME and no passwd entry: a cache is optional
-        import tempfile
-
-        return Path(tempfile.gettempdir()) / "mnist-model" / CACHE_NAME
+    root = user_cache_root() or Path(tempfile.gettempdir()) / "mnist-model"
+    return root / CACHE_NAME
 
 
 def _cpu_model() -> str:
@@ -142,6 +88,61 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+ONEDNN_ISAS = (
+    "SSE41",
+    "AVX",
+    "AVX2",
+    "AVX2_VNNI",
+    "AVX2_VNNI_2",
+    "AVX512_CORE",
+    "AVX512_CORE_VNNI",
+    "AVX512_CORE_BF16",
+    "AVX10_1_512",
+    "AVX512_CORE_FP16",
+    "AVX10_1_512_AMX",
+    "AVX512_CORE_AMX",
+    "AVX10_1_512_AMX_FP16",
+    "AVX512_CORE_AMX_FP16",
+    "ALL",
+)
+"""oneDNN's ``ONEDNN_MAX_CPU_ISA`` values, from the least to the most capable."""
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def arithmetic_class(precision: str, device: str = "cpu") -> str:
+    """The arithmetic class a run of ``precision`` computes in on this machine, as this
+    process's ISA limits leave it: the same seed gives the same bits only within one.
+
+    ``bf16-amx`` (oneDNN's AMX tiles), ``bf16-avx512bf16`` (AVX-512 BF16 instructions),
+    ``bf16-emulated``, ``fp32-avx512``, ``fp32-avx2``, or ``<precision>-cuda``."""
+    if str(device).startswith("cuda"):
+        return f"{precision}-cuda"
+    flags = _cpu_flags()
+    limit = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    rank = ONEDNN_ISAS.index(limit) if limit in ONEDNN_ISAS else len(ONEDNN_ISAS)
+
+    def allowed(isa: str, flag: str) -> bool:
+        return rank >= ONEDNN_ISAS.index(isa) and flag in flags
+
+    if precision == "bf16":
+        if allowed("AVX10_1_512_AMX", "amx_bf16"):
+            return "bf16-amx"
+        return "bf16-avx512bf16" if allowed("AVX512_CORE_BF16", "avx512_bf16") else "bf16-emulated"
+    aten = torch.backends.cpu.get_cpu_capability()
+    avx512 = allowed("AVX512_CORE", "avx512f") and aten.startswith("AVX512")
+    return "fp32-avx512" if avx512 else "fp32-avx2"
 
 
 def machine_key(batch_size: int, threads: int, choices: list[tuple[str, str]]) -> str:

@@ -1,0 +1,84 @@
+"""`mnist-model thresholds record|derive|check`: the floors are reproducible from the
+evidence in the repository, and evidence is judged as the gate judges a model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from mnist_model import calibration, thresholds
+from mnist_model.checkpoint import save_checkpoint
+from mnist_model.cli import main
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_derive_reproduces_the_shipped_file(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(REPO)  # the evidence folder is recorded as given, relative to the repo
+    out = tmp_path / "thresholds.json"
+    assert main(["thresholds", "derive", "evidence/calibration", "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == json.loads(thresholds.PATH.read_text())
+    printed = capsys.readouterr().out
+    assert "family-wise false-alarm rate 0.01" in printed and f"wrote {out}" in printed
+
+
+def test_check_passes_the_held_out_models(capsys) -> None:
+    assert main(["thresholds", "check", str(REPO / "evidence/holdout")]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    count = len(list((REPO / "evidence/holdout").glob("*.json")))
+    assert last == f"{count} of {count} models pass every floor"
+
+
+def test_check_fails_a_model_below_a_floor_and_names_the_check(tmp_path, capsys) -> None:
+    (source,) = sorted((REPO / "evidence/holdout").glob("*.json"))[:1]
+    record = json.loads(source.read_text())
+    record["ood"]["correct"]["shadow"] = 100
+    record["test"]["per_class_correct"][6] -= 40
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(record))
+    assert main(["thresholds", "check", str(bad)]) == 1
+    line = capsys.readouterr().out.splitlines()[0]
+    assert "FAIL" in line and "ood shadow 10.0%" in line and "digit 6" in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["thresholds", "derive", "no-such-folder", "--out", "x.json"], "no evidence at"),
+        (["thresholds", "derive", "evidence/holdout"], "needs --out"),
+        (["thresholds", "check", "README.md"], "unreadable"),
+    ],
+    ids=["missing", "no-out", "not-json"],
+)
+def test_bad_arguments_are_one_line_errors(argv, needle, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(REPO)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mnist-model: error:") and needle in err[0]
+
+
+def test_record_measures_a_checkpoint_as_the_gate_does(small_training, tmp_path, capsys) -> None:
+    path = save_checkpoint(
+        tmp_path / "model.pt",
+        small_training.run.model,
+        train_config=dataclasses.asdict(small_training.config),
+        metrics={"arithmetic": small_training.run.arithmetic.to_dict(), "device": "cpu"},
+        data_md5={},
+    )
+    out = tmp_path / "evidence"
+    assert main(["thresholds", "record", str(path), "--out", str(out)]) == 0
+    (written,) = out.glob("*.json")
+    assert f"wrote {written}" in capsys.readouterr().out
+    (record,) = calibration.load_evidence([written])
+    model = record["model"]
+    assert written.name == f"{model['arithmetic_class']}-seed0.json"
+    assert model["checkpoint_sha256"] == calibration.sha256_file(path)
+    assert record["test"]["total"] == 10_000 == sum(record["test"]["per_class_total"])
+    assert set(record["ood"]["correct"]) == set(thresholds.ood_floors())
+    # a one-epoch model on 6,000 images is no good model: the gate's judgement says so
+    assert calibration.judge(record, thresholds.load())
