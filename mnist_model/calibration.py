@@ -27,6 +27,9 @@ from mnist_model.errors import MnistModelError
 EVIDENCE_SCHEMA = 1
 FAMILY_FALSE_ALARM = 0.01
 """The chance that a good model of the recipe fails at least one derived floor."""
+COMPARE_ALPHA = 0.01
+"""The level of the champion/challenger test overall (one-sided: the candidate is worse),
+and the family-wise level of its Holm-corrected per-digit and per-condition tests."""
 MIN_MODELS = 5
 PROMISES = {
     "test_set_size": 10_000,
@@ -253,7 +256,45 @@ def derive(records: list[dict], *, suite: dict, evidence_folder: str) -> dict:
             if any(t[name][1] != n for t in table):
                 raise CalibrationError(f"the evidence judged {name} on different numbers")
             checks[name] = count_floor(values, n, alpha)
-    return _thresholds(records, checks, alpha, suite, evidence_folder)
+    data = _thresholds(records, checks, alpha, suite, evidence_folder)
+    data["compare"] = compare_bars(table)
+    return data
+
+
+def compare_bars(table: list[dict]) -> dict:
+    """The champion/challenger gate's numbers: its levels, and for the test set, each digit
+    and each condition the net loss in images that two good models of the recipe exceed
+    with a chance of at most the level (Bonferroni over the breakdown's checks). A good
+    model's variance is the rule's (``predictive_variance``); a difference of two has
+    twice it."""
+    names = {"overall": "overall"}
+    names.update({f"per_class/{d}": f"digit {d}" for d in range(10)})
+    names.update({k: f"ood {k[4:]}" for k in table[0] if k.startswith("ood/")})
+    breakdown = len(names) - 1
+    limits = {}
+    for check, key in names.items():
+        n = table[0][check][1]
+        rates = [t[check][0] / n for t in table]
+        p = statistics.fmean(rates)
+        binomial = p * (1 - p) / n
+        level = COMPARE_ALPHA if key == "overall" else COMPARE_ALPHA / breakdown
+        sd = math.sqrt(2 * predictive_variance(rates, binomial)) * n
+        limits[key] = math.ceil(stats.normal_quantile(1 - level) * sd)
+    return {
+        "alpha": COMPARE_ALPHA,
+        "alpha_breakdown": COMPARE_ALPHA,
+        "max_net_loss": limits,
+        "rule": (
+            "Overall: fail if the exact one-sided McNemar p that the candidate is worse is "
+            "below alpha, or if its net loss in images exceeds max_net_loss. Per digit and "
+            "per condition: fail if the Holm-adjusted p is below alpha_breakdown and the net "
+            "loss exceeds max_net_loss (models of one recipe truly differ on some "
+            "conditions, so significance alone would flag good models). max_net_loss: z at "
+            "alpha (overall) or alpha / K (the K breakdown checks) times the standard "
+            "deviation of the difference of two good models' counts, each with the floors' "
+            "predictive variance."
+        ),
+    }
 
 
 def _promised(checks: dict, name: str, promise: float) -> float:
@@ -411,3 +452,45 @@ def measure(
         ood=ood.counts(suite, ood.predictions(model, suite)),
         ood_suite=suite_description,
     )
+
+
+def _ranges(seeds: list[int]) -> str:
+    """[0, 1, 2, 3, 4, 10] -> '0-4,10'."""
+    runs: list[list[int]] = []
+    for seed in seeds:
+        if runs and seed == runs[-1][-1] + 1:
+            runs[-1].append(seed)
+        else:
+            runs.append([seed])
+    return ",".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+
+
+def class_table(records: list[dict]) -> str:
+    """Each arithmetic class's seeds, their test accuracies, mean +- sd and lowest digit."""
+    by_class: dict[str, list[dict]] = {}
+    for rec in records:
+        by_class.setdefault(rec["model"]["arithmetic_class"], []).append(rec)
+    lines = [f"{'arithmetic class':<18}{'seeds':<9}{'mean':>8}{'sd':>7}{'min':>8}  lowest digit"]
+    every = []
+    for name, group in sorted(by_class.items()):
+        accuracies = [100 * r["test"]["correct"] / r["test"]["total"] for r in group]
+        every += accuracies
+        seeds = sorted(r["model"]["seed"] for r in group)
+        lowest = min(
+            (100 * c / n, d)
+            for r in group
+            for d, (c, n) in enumerate(
+                zip(r["test"]["per_class_correct"], r["test"]["per_class_total"], strict=True)
+            )
+        )
+        spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+        shown = _ranges(seeds)
+        lines.append(
+            f"{name:<18}{shown:<9}{statistics.fmean(accuracies):8.3f}{spread:7.3f}"
+            f"{min(accuracies):8.2f}  {lowest[1]}: {lowest[0]:.2f}"
+        )
+    spread = statistics.stdev(every) if len(every) > 1 else 0.0
+    lines.append(
+        f"{'all':<18}{len(every):<9}{statistics.fmean(every):8.3f}{spread:7.3f}{min(every):8.2f}"
+    )
+    return "\n".join(lines)

@@ -116,6 +116,13 @@ COMMAND_FLAGS: dict[str, tuple[str, tuple]] = {
             CHECKPOINT,
             ("--out", {"type": Path, "required": True, "help": "the report folder (required)"}),
             ("--ood", {**ON, "help": "add the out-of-distribution suite's table"}),
+            (
+                "--baseline",
+                {
+                    "type": Path,
+                    "help": "add the comparison with this baseline record or checkpoint",
+                },
+            ),
         ),
     ),
     "predict": (
@@ -202,6 +209,32 @@ COMMAND_FLAGS: dict[str, tuple[str, tuple]] = {
                 },
             ),
             ("--thresholds", {"type": Path, "help": "check: the file to judge against"}),
+        ),
+    ),
+    "baseline": (
+        "write the baseline record of a checkpoint: its prediction for every test image "
+        "and suite picture",
+        (
+            DATA_DIR,
+            CHECKPOINT,
+            ("--out", {"type": Path, "required": True, "help": "the record to write (required)"}),
+        ),
+    ),
+    "compare": (
+        "is a candidate worse than the baseline? a paired, image-by-image test",
+        (
+            DATA_DIR,
+            CHECKPOINT,
+            (
+                "--baseline",
+                {
+                    "type": Path,
+                    "required": True,
+                    "help": "the accepted model: a baseline record (.json) or a checkpoint "
+                    "(.pt) (required)",
+                },
+            ),
+            ("--json", {**ON, "help": "print the comparison as JSON"}),
         ),
     ),
     "evaluate": (

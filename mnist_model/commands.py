@@ -101,7 +101,10 @@ def _resume_state(args: argparse.Namespace, config: TrainConfig, out: Path) -> d
     try:
         state = read_training_state(out / FILES["state"], config, ModelConfig())
     except MnistModelError as exc:
-        raise type(exc)(f"--resume: {exc}; train without --resume to start over") from None
+        raise type(exc)(
+            f"--resume: {exc}; resume with the same recipe flags, or train without --resume "
+            "to start over"
+        ) from None
     if distributed.world_size() > 1:
         raise MnistModelError("--resume is not supported under torchrun; resume on one process")
     return state
@@ -184,8 +187,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     root = resolve_data_root(args.data_dir)
     test_xy = load_split(root, train=False)
+    comparison = None
+    if args.baseline is not None:
+        from mnist_model import compare
+
+        comparison = compare.comparison_text(*_comparison(args.checkpoint, args.baseline, root))
     paths = rebuild_report(
-        _folder(args.out), args.checkpoint, test_xy, ood=args.ood, ood_cache=ood.cache_dir(root)
+        _folder(args.out),
+        args.checkpoint,
+        test_xy,
+        ood=args.ood,
+        ood_cache=ood.cache_dir(root),
+        comparison=comparison,
     )
     for name, path in paths.items():
         print(f"wrote {name}: {path}")
@@ -293,10 +306,10 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
     for rec in records:
         failed = calibration.judge(rec, bars)
         failing += bool(failed)
-        model = rec["model"]
         verdict = "pass" if not failed else "FAIL: " + "; ".join(failed)
-        name, arithmetic = rec["file"], model["arithmetic_class"]
-        print(f"{name:<28} {arithmetic:<16} seed {model['seed']:<3} {verdict}")
+        accuracy = 100 * rec["test"]["correct"] / rec["test"]["total"]
+        print(f"{rec['file']:<28} {accuracy:6.2f}%  {verdict}")
+    print(calibration.class_table(records))
     print(f"{len(records) - failing} of {len(records)} models pass every floor")
     return 1 if failing else 0
 
@@ -342,3 +355,90 @@ def _record_evidence(args: argparse.Namespace) -> int:
         atomic_write_json(out, rec)
         print(f"wrote {out}")
     return 0
+
+
+def _suite_for(root):
+    """The prepared out-of-distribution suite the gate judges, and its description."""
+    from mnist_model import ood
+
+    described = _ood_suite_description()
+    suite = ood.prepare(
+        *_test_split(root),
+        per_class=described["per_class"],
+        seed=described["seed"],
+        cache_dir=ood.cache_dir(root),
+    )
+    return suite, described
+
+
+def _test_split(root):
+    from mnist_model.data import load_split
+
+    return load_split(root, train=False)
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    """Write the baseline record of a checkpoint (the champion to compare with)."""
+    from mnist_model.atomic import atomic_write_json
+    from mnist_model.compare import record_of_checkpoint
+    from mnist_model.data import resolve_data_root
+
+    root = resolve_data_root(args.data_dir)
+    suite, described = _suite_for(root)
+    record = record_of_checkpoint(
+        args.checkpoint, test_xy=_test_split(root), suite=suite, suite_description=described
+    )
+    atomic_write_json(args.out, record)
+    summary = record["summary"]
+    print(
+        f"{args.out}: test {summary['test_correct']}/{summary['test_total']}, "
+        f"out-of-distribution {summary['ood_correct']}/{summary['ood_total']}"
+    )
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare a candidate with a baseline (a record, or a checkpoint to record now);
+    exit 1 when the candidate is worse."""
+    from mnist_model import compare
+    from mnist_model.data import resolve_data_root
+
+    result, failed = _comparison(args.checkpoint, args.baseline, resolve_data_root(args.data_dir))
+    if args.json:
+        print(json.dumps(compare.summary_json(result, failed)))
+    else:
+        print(compare.comparison_text(result, failed))
+    return 1 if failed else 0
+
+
+def _comparison(checkpoint: Path, baseline: Path, root):
+    """(the paired comparison of ``checkpoint`` with ``baseline``, what makes it worse)."""
+    from mnist_model import compare, thresholds
+    from mnist_model.checkpoint import load_checkpoint
+
+    suite, described = _suite_for(root)
+    test_xy = _test_split(root)
+    base = _baseline_predictions(baseline, test_xy, suite, described)
+    candidate = compare.predictions_of(load_checkpoint(checkpoint)[0], test_xy[0], suite)
+    result = compare.compare(
+        base,
+        candidate,
+        test_labels=test_xy[1].numpy(),
+        ood_labels=suite.labels,
+        ood_condition=suite.condition,
+        ood_names=suite.names,
+    )
+    return result, compare.judge(result, thresholds.load())
+
+
+def _baseline_predictions(path: Path, test_xy, suite, described):
+    """A baseline's (test, suite) predictions: from a record, or from a checkpoint."""
+    from mnist_model import compare
+    from mnist_model.checkpoint import load_checkpoint
+
+    if path.suffix == ".pt":
+        return compare.predictions_of(load_checkpoint(path)[0], test_xy[0], suite)
+    _, test, ood = compare.load_record(
+        path, test_labels=test_xy[1].numpy(), ood_labels=suite.labels, ood_suite=described
+    )
+    return test, ood

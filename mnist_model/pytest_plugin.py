@@ -29,6 +29,14 @@ def pytest_addoption(parser) -> None:
         help="acceptance tests: judge this checkpoint instead of training the default recipe",
     )
     group.addoption(
+        "--baseline",
+        action="store",
+        default=None,
+        metavar="PATH",
+        help="acceptance tests: also compare the judged model, image by image, with this "
+        "accepted model (a baseline record from `mnist-model baseline`, or a checkpoint)",
+    )
+    group.addoption(
         "--seeds",
         action="store",
         type=int,
@@ -55,8 +63,17 @@ def pytest_addoption(parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Multi-seed tests only with ``--seeds``, comparison tests only with ``--baseline``
+    (collected or not, never skipped)."""
     multi = config.getoption("--seeds") > 0
-    keep = [item for item in items if (item.get_closest_marker("multiseed") is not None) == multi]
+    compared = config.getoption("--baseline") is not None
+
+    def wanted(item: pytest.Item) -> bool:
+        if (item.get_closest_marker("multiseed") is not None) != multi:
+            return False
+        return compared or item.get_closest_marker("baseline") is None
+
+    keep = [item for item in items if wanted(item)]
     dropped = [item for item in items if item not in keep]
     if dropped:
         config.hook.pytest_deselected(items=dropped)

@@ -30,9 +30,11 @@ def build_report(
     test_labels: torch.Tensor,
     *,
     ood: dict[str, float] | None = None,
+    comparison: str | None = None,
 ) -> dict[str, Path]:
     """Write the pictures and report.md into ``out``; return their paths by name. ``ood``:
-    the out-of-distribution suite's accuracies, for the model card (``mnist_model.ood``)."""
+    the out-of-distribution suite's accuracies, for the model card (``mnist_model.ood``);
+    ``comparison``: the paired comparison with a baseline (``compare.comparison_text``)."""
     out.mkdir(parents=True, exist_ok=True)
     bars = thresholds.load()  # the file the acceptance suite enforces
     per_class_bars = thresholds.per_class(bars)
@@ -55,9 +57,20 @@ def build_report(
     card = model_card(model, payload, history, result, per_class_bars)
     if ood is not None:
         card += ood_section(ood, thresholds.ood_floors(bars))
+    if comparison is not None:
+        card += "\n## Compared with the baseline\n\n```\n" + comparison + "\n```\n"
     atomic_write_text(report, card)
     paths["report"] = report
     return paths
+
+
+def _interval(correct: int, total: int) -> str:
+    from mnist_model.stats import wilson_interval
+
+    if total == 0:
+        return "-"
+    low, high = wilson_interval(correct, total)
+    return f"{100 * low:.2f}-{100 * high:.2f} %"
 
 
 def _arithmetic_line(raw: object) -> str:
@@ -108,18 +121,20 @@ def model_card(
         "",
         "## Results on the 10,000 test images",
         "",
-        f"- accuracy: **{100 * result.accuracy:.2f} %** ({result.correct}/{result.total})",
+        f"- accuracy: **{100 * result.accuracy:.2f} %** ({result.correct}/{result.total}; "
+        f"95 % interval {_interval(result.correct, result.total)})",
         f"- average loss: {result.loss:.4f}",
         "",
-        "| digit | accuracy | count | threshold | verdict | most confused with |",
-        "|---|---|---|---|---|---|",
+        "| digit | accuracy | 95 % interval | count | threshold | verdict | most confused with |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in result.per_class_rows():
         cls, accuracy, confused = row["class"], row["accuracy"], row["most_confused_with"]
         verdict = "pass" if accuracy >= thresholds[cls] else "**FAIL**"
+        interval = _interval(round(accuracy * row["count"]), row["count"])
         lines.append(
-            f"| {cls} | {100 * accuracy:.2f} % | {row['count']} | "
-            f"{100 * thresholds[cls]:.1f} % | {verdict} | "
+            f"| {cls} | {100 * accuracy:.2f} % | {interval} | {row['count']} | "
+            f"{100 * thresholds[cls]:.2f} % | {verdict} | "
             f"{'-' if confused is None else confused} |"
         )
     lines += [

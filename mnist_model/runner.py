@@ -104,11 +104,8 @@ def read_training_state(path: Path, config: TrainConfig, model_config: ModelConf
     parsed (a resumed run keeps the arithmetic it started with)."""
     path = Path(path)
     if not path.is_file():
-        raise TrainingError(f"no training state at {path} to resume from; start a new run")
-    try:
-        state = load_plain(path, "training state")
-    except CheckpointError as exc:
-        raise CheckpointError(f"{exc}; delete it to start over") from None
+        raise TrainingError(f"no training state at {path} to resume from")
+    state = load_plain(path, "training state")
     if not isinstance(state, dict) or state.get("schema_version") != STATE_SCHEMA:
         raise CheckpointError(f"{path} is not a training state this version reads")
     try:
@@ -221,11 +218,18 @@ def train_and_write(
 
 
 def rebuild_report(
-    out: Path, checkpoint: Path, test_xy, *, ood: bool = False, ood_cache: Path | None = None
+    out: Path,
+    checkpoint: Path,
+    test_xy,
+    *,
+    ood: bool = False,
+    ood_cache: Path | None = None,
+    comparison: str | None = None,
 ) -> dict[str, Path]:
     """The report files (``outputs.REPORT_KEYS``) for a saved checkpoint, evaluated afresh;
     with ``ood``, the model card also gets the out-of-distribution suite's table (its
-    prepared pictures kept in ``ood_cache``)."""
+    prepared pictures kept in ``ood_cache``), and with ``comparison`` the comparison with
+    a baseline."""
     from mnist_model.ood import run_suite
     from mnist_model.report import build_report
 
@@ -233,4 +237,6 @@ def rebuild_report(
     result = evaluate(model, *test_xy)
     history = payload.get("metrics", {}).get("history", [])
     suite = run_suite(model, *test_xy, cache_dir=ood_cache) if ood else None
-    return build_report(out, model, payload, history, result, *test_xy, ood=suite)
+    return build_report(
+        out, model, payload, history, result, *test_xy, ood=suite, comparison=comparison
+    )

@@ -34,6 +34,20 @@ def binomial_cdf(k: int, n: int, p: float) -> float:
     return min(1.0, total)
 
 
+def binomial_at_least(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), summed over whichever tail is the smaller, so
+    that neither a tiny upper tail nor one close to 1 loses its digits."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    if k - 1 < n * p:
+        return max(0.0, 1.0 - binomial_cdf(k - 1, n, p))
+    lp, lq = math.log(p), math.log1p(-p)
+    total = sum(math.exp(_log_choose(n, i) + i * lp + (n - i) * lq) for i in range(k, n + 1))
+    return min(1.0, total)
+
+
 def beta_binomial_cdf(k: int, n: int, a: float, b: float) -> float:
     """P(X <= k) for X ~ BetaBinomial(n, a, b): a binomial whose p is Beta(a, b)."""
     if k < 0:
@@ -172,3 +186,46 @@ def clopper_pearson_interval(successes: int, n: int, level: float = 0.95) -> tup
     low = 0.0 if successes == 0 else beta_quantile(alpha / 2, successes, n - successes + 1)
     high = 1.0 if successes == n else beta_quantile(1 - alpha / 2, successes + 1, n - successes)
     return low, high
+
+
+def mcnemar_worse(baseline_only: int, candidate_only: int) -> float:
+    """The exact one-sided McNemar p-value that the candidate is worse: the chance, if
+    each discordant image were equally likely to favour either model, that at least
+    ``baseline_only`` of the ``baseline_only + candidate_only`` favour the baseline."""
+    discordant = baseline_only + candidate_only
+    if discordant == 0:
+        return 1.0
+    return binomial_at_least(baseline_only, discordant, 0.5)
+
+
+def mcnemar_two_sided(baseline_only: int, candidate_only: int) -> float:
+    """The exact two-sided McNemar p-value (twice the smaller tail, at most 1)."""
+    smaller = min(baseline_only, candidate_only)
+    discordant = baseline_only + candidate_only
+    if discordant == 0:
+        return 1.0
+    return min(1.0, 2.0 * binomial_cdf(smaller, discordant, 0.5))
+
+
+def paired_difference_interval(
+    baseline_only: int, candidate_only: int, n: int, level: float = 0.95
+) -> tuple[float, float]:
+    """An interval for the paired accuracy difference (candidate - baseline) on n items:
+    the exact (Clopper-Pearson) interval of the share of discordant items that favour
+    the candidate, mapped to the difference, given the number of discordant items."""
+    discordant = baseline_only + candidate_only
+    if discordant == 0:
+        return 0.0, 0.0
+    low, high = clopper_pearson_interval(candidate_only, discordant, level)
+    return (2 * low - 1) * discordant / n, (2 * high - 1) * discordant / n
+
+
+def holm(p_values: dict[str, float]) -> dict[str, float]:
+    """Holm's step-down adjusted p-values: rejecting where adjusted < alpha keeps the
+    family-wise error rate at alpha whatever the tests' dependence."""
+    order = sorted(p_values, key=p_values.__getitem__)
+    adjusted, running = {}, 0.0
+    for rank, name in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p_values[name]))
+        adjusted[name] = running
+    return adjusted

@@ -17,7 +17,8 @@ from mnist_model.errors import MnistModelError
 PATH = Path(str(resources.files("mnist_model").joinpath("thresholds.json")))
 SCHEMA = 4
 """3: ``ood``, the out-of-distribution suite's floor per condition; 4: every floor derived
-from evidence (``derivation``), ``png_points_lost``, the suite's ``version``."""
+from evidence (``derivation``), ``png_points_lost``, the suite's ``version``, and the
+champion/challenger gate's numbers (``compare``)."""
 REQUIRED_KEYS = frozenset(
     {
         "schema",
@@ -33,6 +34,7 @@ REQUIRED_KEYS = frozenset(
         "png_points_lost",
         "ood",
         "derivation",
+        "compare",
     }
 )
 

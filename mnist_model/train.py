@@ -357,10 +357,7 @@ def check_state(state: dict, config: TrainConfig, model_config: ModelConfig) -> 
     if not isinstance(state, dict) or state.get("schema_version") != STATE_SCHEMA:
         raise TrainingError("not a training state this version reads")
     if state["train_config"] != asdict(config) or state["model_config"] != asdict(model_config):
-        raise TrainingError(
-            "the training state was written by a run of another recipe; resume with the "
-            "same recipe, or start over"
-        )
+        raise TrainingError("the training state was written by a run of another recipe")
 
 
 def restore_state(state: dict, run: _Run, result: TrainResult) -> int:

@@ -14,6 +14,7 @@ import pytest
 
 TABLE_KEY = pytest.StashKey[str]()
 NOTES_KEY = pytest.StashKey[list]()
+COMPARISON_KEY = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")
@@ -90,18 +91,70 @@ def test_result(accepted_model, test_set):
 
 
 @pytest.fixture(scope="session")
+def comparison(request, accepted_model, test_set, ood_suite, thresholds):
+    """(the paired comparison with ``--baseline``, what makes the candidate worse)."""
+    from pathlib import Path
+
+    from mnist_model import compare
+    from mnist_model.checkpoint import load_checkpoint
+    from mnist_model.errors import MnistModelError
+
+    model, _ = accepted_model
+    path = Path(request.config.getoption("--baseline"))
+    labels = test_set[1].numpy()
+    suite = {k: thresholds["ood"][k] for k in ("version", "per_class", "seed")}
+    try:
+        if path.suffix == ".pt":
+            baseline = compare.predictions_of(load_checkpoint(path)[0], test_set[0], ood_suite)
+        else:
+            _, *baseline = compare.load_record(
+                path, test_labels=labels, ood_labels=ood_suite.labels, ood_suite=suite
+            )
+    except MnistModelError as exc:
+        pytest.fail(f"--baseline: {exc}", pytrace=False)
+    result = compare.compare(
+        tuple(baseline),
+        compare.predictions_of(model, test_set[0], ood_suite),
+        test_labels=labels,
+        ood_labels=ood_suite.labels,
+        ood_condition=ood_suite.condition,
+        ood_names=ood_suite.names,
+    )
+    failed = compare.judge(result, thresholds)
+    text = f"baseline: {path}\n" + compare.comparison_text(result, failed)
+    request.config.stash[COMPARISON_KEY] = text
+    return result, failed
+
+
+@pytest.fixture(scope="session")
 def per_class_table(request, accepted_model, test_result) -> str:
     """The per-class report, also shown in the terminal summary (so it is in CI logs)."""
+    from mnist_model.stats import wilson_interval
+
     _, origin = accepted_model
+    low, high = wilson_interval(test_result.correct, test_result.total)
     lines = [
         f"model: {origin}",
         f"overall: {test_result.correct}/{test_result.total} = "
-        f"{100 * test_result.accuracy:.2f}%, loss {test_result.loss:.4f}",
-        test_result.per_class_text(),
+        f"{100 * test_result.accuracy:.2f}% (95 % {100 * low:.2f}-{100 * high:.2f}), "
+        f"loss {test_result.loss:.4f}",
+        _with_intervals(test_result),
     ]
     table = "\n".join(lines)
     request.config.stash[TABLE_KEY] = table
     return table
+
+
+def _with_intervals(result) -> str:
+    """The per-class table with each accuracy's 95 % Wilson interval appended."""
+    from mnist_model.stats import wilson_interval
+
+    rows = result.per_class_text().splitlines()
+    lines = [rows[0] + "  95 % interval"]
+    for row, counts in zip(rows[1:], result.per_class_rows(), strict=True):
+        low, high = wilson_interval(round(counts["accuracy"] * counts["count"]), counts["count"])
+        lines.append(f"{row}  {100 * low:.2f}-{100 * high:.2f}")
+    return "\n".join(lines)
 
 
 @pytest.fixture
@@ -115,16 +168,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     notes = config.stash.get(NOTES_KEY, [])
     if table is None and not notes:
         return
+    compared = config.stash.get(COMPARISON_KEY, None)
+    if compared is None:
+        compared = "baseline: none given (--baseline=FILE compares with an accepted model)"
     terminalreporter.write_sep("=", "acceptance: per-class results")
-    for line in ([table] if table else []) + notes:
+    for line in ([table] if table else []) + notes + [compared]:
         terminalreporter.write_line(line)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:  # GitHub Actions shows this file on the run's page
         with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(step_summary(terminalreporter.stats, table, notes))
+            fh.write(step_summary(terminalreporter.stats, table, notes, compared))
 
 
-def step_summary(stats: dict, table: str | None, notes: list[str]) -> str:
+def step_summary(stats: dict, table: str | None, notes: list[str], compared: str = "") -> str:
     """Markdown for the CI job summary: the verdict, each failed check, the table."""
     passed, failed = len(stats.get("passed", [])), len(stats.get("failed", []))
     failed += len(stats.get("error", []))
@@ -136,4 +192,6 @@ def step_summary(stats: dict, table: str | None, notes: list[str]) -> str:
     if table:
         lines += ["", "```", table, "```"]
     lines += [f"- {note}" for note in notes]
+    if compared:
+        lines += ["", "```", compared, "```"]
     return "\n".join(lines) + "\n\n"

@@ -119,4 +119,4 @@ def test_resume_refuses_a_different_config(uninterrupted, mnist_root):
         timeout=300,
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "different config" in proc.stderr
+    assert "another recipe" in proc.stderr and "without --resume" in proc.stderr

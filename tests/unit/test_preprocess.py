@@ -85,3 +85,36 @@ def test_otsu_splits_two_levels_between_them(low, high, fraction) -> None:
     values = np.where(np.arange(n) < fraction * n, high, low)
     threshold = otsu_threshold(values)
     assert low < threshold <= high
+
+
+def mnist_like() -> np.ndarray:
+    """CLEAN is what the preprocessing makes of a page: a digit in MNIST's own form."""
+    return CLEAN.copy()
+
+
+def test_a_picture_already_in_mnist_form_is_returned_as_it_is() -> None:
+    from mnist_model.preprocess import in_mnist_form
+
+    digit = mnist_like()
+    assert in_mnist_form(digit.astype(np.float64))
+    assert np.array_equal(to_mnist_array(digit), digit)
+    assert np.array_equal(to_mnist_array(Image.fromarray(digit)), digit)
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda d: np.roll(d, 3, axis=1),  # off centre by 3 pixels
+        lambda d: 255 - d,  # dark on light
+        lambda d: np.asarray(Image.fromarray(d).resize((14, 14)).resize((28, 28))) // 2 + 0,
+        lambda d: np.asarray(Image.fromarray(d).resize((32, 32))),  # another size
+        lambda d: np.asarray(Image.fromarray(d).resize((14, 14))).repeat(2, 0).repeat(2, 1) // 3,
+    ],
+    ids=["off-centre", "inverted", "blurred", "32x32", "blocky-and-faint"],
+)
+def test_other_pictures_are_not_taken_for_mnist_form(spoil) -> None:
+    from mnist_model.preprocess import in_mnist_form
+
+    spoiled = np.asarray(spoil(mnist_like()), dtype=np.uint8)
+    assert not in_mnist_form(spoiled.astype(np.float64))
+    assert to_mnist_array(spoiled).shape == (28, 28)

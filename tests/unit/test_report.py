@@ -48,7 +48,7 @@ def test_a_bar_changed_in_the_thresholds_file_reaches_the_report(
     build_report(tmp_path / "report", model, {}, [], result, images, labels)
     card = (tmp_path / "report" / "report.md").read_text()
     row = next(line for line in card.splitlines() if line.startswith("| 3 |"))
-    assert "| 99.7 % |" in row  # digit 3's bar, as the file now says
+    assert "| 99.66 % |" in row  # digit 3's bar, as the file now says
     assert drawn == [0.9977]
 
 
@@ -56,4 +56,5 @@ def test_the_card_has_a_row_and_verdict_per_class(evaluated) -> None:
     model, result, *_ = evaluated
     card = model_card(model, {}, [], result, [0.0] * 5 + [1.01] * 5)
     rows = [line for line in card.splitlines() if line[:4] in {f"| {c} " for c in range(10)}]
-    assert [row.split("|")[5].strip() for row in rows] == ["pass"] * 5 + ["**FAIL**"] * 5
+    assert [row.split("|")[6].strip() for row in rows] == ["pass"] * 5 + ["**FAIL**"] * 5
+    assert all(row.split("|")[3].strip().endswith(" %") for row in rows)  # the interval

@@ -82,3 +82,55 @@ def test_incomplete_gamma_matches_scipy(a, x) -> None:
 def test_chi2_quantile_matches_scipy(df, q) -> None:
     expected = scipy_stats.chi2.ppf(q, df)
     assert stats.chi2_quantile(q, df) == pytest.approx(expected, rel=1e-7, abs=1e-9)
+
+
+@given(b=st.integers(0, 300), c=st.integers(0, 300))
+def test_mcnemar_matches_scipys_exact_binomial_test(b, c) -> None:
+    if b + c == 0:
+        assert stats.mcnemar_worse(0, 0) == 1.0 == stats.mcnemar_two_sided(0, 0)
+        return
+    worse = scipy_stats.binomtest(b, b + c, 0.5, alternative="greater").pvalue
+    assert stats.mcnemar_worse(b, c) == pytest.approx(worse, abs=1e-12)
+    two = scipy_stats.binomtest(b, b + c, 0.5, alternative="two-sided").pvalue
+    assert stats.mcnemar_two_sided(b, c) == pytest.approx(two, abs=1e-12)
+
+
+@given(b=st.integers(0, 200), c=st.integers(0, 200))
+def test_mcnemar_properties(b, c) -> None:
+    # identical predictions (no discordant pair) give p = 1
+    assert stats.mcnemar_worse(0, 0) == 1.0
+    # more images only the baseline gets right: never a larger p that the candidate is worse
+    assert stats.mcnemar_worse(b + 1, c) <= stats.mcnemar_worse(b, c)
+    # more images only the candidate gets right: never a smaller one
+    assert stats.mcnemar_worse(b, c + 1) >= stats.mcnemar_worse(b, c)
+    # two-sided: the same whichever model is called the baseline
+    assert stats.mcnemar_two_sided(b, c) == stats.mcnemar_two_sided(c, b)
+    assert 0.0 <= stats.mcnemar_worse(b, c) <= 1.0
+
+
+@given(b=st.integers(0, 200), c=st.integers(0, 200), both=st.integers(0, 10_000))
+def test_the_paired_difference_interval_contains_the_difference(b, c, both) -> None:
+    n = b + c + both
+    if n == 0:
+        return
+    low, high = stats.paired_difference_interval(b, c, n)
+    assert low <= (c - b) / n <= high
+    # and it is the swapped models' interval, negated
+    swapped = stats.paired_difference_interval(c, b, n)
+    assert swapped == pytest.approx((-high, -low), abs=1e-12)
+
+
+@given(p_values=st.lists(st.floats(0, 1), min_size=1, max_size=12))
+def test_holm_against_its_definition(p_values) -> None:
+    """Holm by definition: H_(i) is rejected at alpha iff every p_(j) <= alpha / (m - j)
+    for j <= i (0-based, sorted); the adjusted p is the smallest alpha that rejects it."""
+    named = {f"h{i}": p for i, p in enumerate(p_values)}
+    adjusted = stats.holm(named)
+    m, order = len(named), sorted(named, key=named.__getitem__)
+    for alpha in (0.001, 0.01, 0.05, 0.2):
+        rejected, still = set(), True
+        for j, name in enumerate(order):
+            still = still and named[name] <= alpha / (m - j)
+            if still:
+                rejected.add(name)
+        assert {k for k, v in adjusted.items() if v <= alpha} == rejected
