@@ -89,6 +89,17 @@ def _folder(out: Path) -> Path:
     return out
 
 
+def _run_options(args: argparse.Namespace, checksums: dict, machine: Machine, device) -> dict:
+    """The keyword arguments train and sweep pass to every training run."""
+    return {
+        "checksums": checksums,
+        "machine": machine,
+        "device": device,
+        "progress": args.progress,
+        "remeasure": args.remeasure,
+    }
+
+
 def _resume_state(args: argparse.Namespace, config: TrainConfig, out: Path) -> dict | None:
     """The training state ``--resume`` continues from (None without the flag)."""
     from mnist_model import distributed
@@ -131,18 +142,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     out = _folder(args.out)
     state = _resume_state(args, config, out)
-    run, paths = train_and_write(
-        config,
-        out,
-        train_xy,
-        test_xy,
-        checksums=checksums,
-        machine=machine,
-        device=device,
-        progress=args.progress,
-        state=state,
-        remeasure=args.remeasure,
-    )
+    options = _run_options(args, checksums, machine, device)
+    run, paths = train_and_write(config, out, train_xy, test_xy, state=state, **options)
     if paths:  # none on a torchrun rank other than 0: rank 0 reports and writes
         print(f"{run.final.reference_line()}\n{run.summary_line()}")
         print("\n".join(f"wrote {name}: {path}" for name, path in paths.items()))
@@ -164,17 +165,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     machine = _machine(args)
     device = _device(machine)
     checksums, train_xy, test_xy = _load_data(args.data_dir)
-    summary = run_sweep(
-        configs,
-        args.out,
-        train_xy,
-        test_xy,
-        checksums=checksums,
-        machine=machine,
-        device=device,
-        progress=args.progress,
-        remeasure=args.remeasure,
-    )
+    options = _run_options(args, checksums, machine, device)
+    summary = run_sweep(configs, args.out, train_xy, test_xy, **options)
     print(summary_table(summary))
     print(f"wrote {args.out / 'sweep.json'}")
     return 0
