@@ -130,9 +130,14 @@ def model_config_from(payload: dict[str, Any], path: str | os.PathLike[str]) -> 
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[MnistNet, dict[str, Any]]:
-    """Build the model a checkpoint describes and load its weights; eval mode, on CPU."""
+    """Build the model a checkpoint describes and load its weights; eval mode, on CPU.
+
+    Every tensor is checked before it is used (``check_weights``), and the loaded model
+    must give finite logits: a checkpoint that loads but holds NaN, the wrong dtype or
+    weights so large that the output overflows is refused, not run."""
     payload = read_checkpoint(path)
     model = MnistNet(model_config_from(payload, path))
+    check_weights(payload["state_dict"], model, path)
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
     except RuntimeError as exc:
@@ -141,4 +146,47 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[MnistNet, dict[str, A
             f"{path} does not match the model its config describes: {first[:200]}"
         ) from None
     model.eval()
+    _check_output(model, path)
     return model, payload
+
+
+def check_weights(state_dict: dict, model: MnistNet, path) -> None:
+    """A CheckpointError naming the first tensor that is missing, extra, of another shape
+    or dtype than ``model`` has, or not finite."""
+    expected = model.state_dict()
+    missing, extra = (
+        sorted(set(expected) - set(state_dict)),
+        sorted(set(state_dict) - set(expected)),
+    )
+    if missing or extra:
+        raise CheckpointError(
+            f"{path} does not match the model its config describes: "
+            + (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}")
+        )
+    for name, want in expected.items():
+        tensor = state_dict[name]
+        if not isinstance(tensor, torch.Tensor):
+            raise CheckpointError(f"{path}: {name} is a {type(tensor).__name__}, not a tensor")
+        if tensor.dtype != want.dtype or tuple(tensor.shape) != tuple(want.shape):
+            raise CheckpointError(
+                f"{path}: {name} is {tensor.dtype} {tuple(tensor.shape)}, the model needs "
+                f"{want.dtype} {tuple(want.shape)}"
+            )
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{path}: {name} holds NaN or infinite values")
+        if name.endswith("running_var") and bool((tensor < 0).any()):
+            raise CheckpointError(f"{path}: {name} holds a negative variance")
+
+
+def _check_output(model: MnistNet, path) -> None:
+    """The model's logits on a fixed probe batch (blank and random pictures) are finite."""
+    from mnist_model.data.load import normalize
+    from mnist_model.evaluate import predict_logits
+
+    probe = torch.randint(
+        0, 256, (8, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
+    probe[0] = 0
+    logits = predict_logits(model, normalize(probe))
+    if not bool(torch.isfinite(logits).all()):
+        raise CheckpointError(f"{path}: the model's output is not finite (its weights overflow)")

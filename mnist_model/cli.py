@@ -318,8 +318,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.propagate = False
     try:
         return getattr(commands, f"cmd_{args.command}")(args)
-    except KeyboardInterrupt:
-        print("mnist-model: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        hint = f"; {exc}" if str(exc) else ""
+        print(f"mnist-model: interrupted{hint}", file=sys.stderr)
         return 130
     except (MnistModelError, OSError) as exc:
         if args.debug:

@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -100,6 +101,36 @@ def _run_options(args: argparse.Namespace, checksums: dict, machine: Machine, de
     }
 
 
+def _one_writer(out: Path):
+    """The output folder's lock (``mnist_model.lock``), held by the first torchrun rank."""
+    import contextlib
+
+    from mnist_model import distributed
+    from mnist_model.lock import folder_lock
+
+    if distributed.rank() != 0:
+        return contextlib.nullcontext()
+    return folder_lock(out)
+
+
+def _how_to_resume(out: Path) -> str:
+    """What an interrupted `train` says: how to continue, and from which epoch."""
+    from mnist_model.checkpoint import CheckpointError, load_plain
+    from mnist_model.outputs import FILES
+
+    path = out / FILES["state"]
+    try:
+        epoch = int(load_plain(path, "training state")["epoch"]) if path.is_file() else 0
+    except (CheckpointError, KeyError, TypeError, ValueError):
+        epoch = 0
+    if epoch == 0:
+        return "no epoch had finished; run the same command again to start over"
+    return (
+        f"epoch {epoch} is saved in {path}; the same command with --resume continues from "
+        f"epoch {epoch + 1}"
+    )
+
+
 def _resume_state(args: argparse.Namespace, config: TrainConfig, out: Path) -> dict | None:
     """The training state ``--resume`` continues from (None without the flag)."""
     from mnist_model import distributed
@@ -141,9 +172,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         machine,
     )
     out = _folder(args.out)
-    state = _resume_state(args, config, out)
     options = _run_options(args, checksums, machine, device)
-    run, paths = train_and_write(config, out, train_xy, test_xy, state=state, **options)
+    with _one_writer(out):
+        state = _resume_state(args, config, out)
+        try:
+            run, paths = train_and_write(config, out, train_xy, test_xy, state=state, **options)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(_how_to_resume(out)) from None
     if paths:  # none on a torchrun rank other than 0: rank 0 reports and writes
         print(f"{run.final.reference_line()}\n{run.summary_line()}")
         print("\n".join(f"wrote {name}: {path}" for name, path in paths.items()))
@@ -166,7 +201,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     device = _device(machine)
     checksums, train_xy, test_xy = _load_data(args.data_dir)
     options = _run_options(args, checksums, machine, device)
-    summary = run_sweep(configs, args.out, train_xy, test_xy, **options)
+    with _one_writer(_folder(args.out)):
+        summary = run_sweep(configs, args.out, train_xy, test_xy, **options)
     print(summary_table(summary))
     print(f"wrote {args.out / 'sweep.json'}")
     return 0
@@ -247,6 +283,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     model, payload = load_checkpoint(args.checkpoint)
     test_x, test_y = load_split(resolve_data_root(args.data_dir), train=False)
     result = evaluate(model, test_x, test_y)
+    if not math.isfinite(result.loss):  # finite logits can still overflow the loss
+        raise MnistModelError(f"{args.checkpoint}: the model's test loss is not finite")
     if args.json:
         print(json.dumps({**result.to_dict(), "per_class": result.per_class_rows()}))
         return 0

@@ -82,10 +82,9 @@ def make_record(
     return record
 
 
-def load_record(path: Path, *, test_labels: np.ndarray, ood_labels: np.ndarray, ood_suite: dict):
-    """A baseline record, checked: its schema, its seal, that it is for these test files
-    and this suite, and that its summary agrees with its predictions. Returns
-    ``(record, test predictions, ood predictions)``; a BaselineError names what is wrong."""
+def read_record(path: Path) -> dict:
+    """A baseline record as read from ``path``, checked for what needs no data: that it
+    is one, of this schema, sealed by its own SHA-256 and made on the canonical test files."""
     from mnist_model.data.layout import RAW_FILES
 
     path = Path(path)
@@ -107,16 +106,24 @@ def load_record(path: Path, *, test_labels: np.ndarray, ood_labels: np.ndarray, 
         raise BaselineError(
             f"{path} does not match its own SHA-256: it was edited after it was made"
         )
+    md5 = record.get("test", {}).get("md5") if isinstance(record.get("test"), dict) else None
+    if md5 != {name: RAW_FILES[name] for name in TEST_FILES}:
+        raise BaselineError(f"{path} was made on other test data (MD5s {md5})")
+    return record
+
+
+def load_record(path: Path, *, test_labels: np.ndarray, ood_labels: np.ndarray, ood_suite: dict):
+    """A baseline record, checked (``read_record``, then that it is for this suite and
+    that its summary agrees with its predictions). Returns ``(record, test predictions,
+    ood predictions)``; a BaselineError names what is wrong."""
+    record = read_record(path)
     try:
-        md5 = record["test"]["md5"]
         test = _parse(record["test"]["predicted"], len(test_labels), f"{path}: test predictions")
         ood = _parse(record["ood"]["predicted"], len(ood_labels), f"{path}: suite predictions")
         summary = record["summary"]
-    except (KeyError, TypeError):
+        suite = {k: record["ood"].get(k) for k in ood_suite}
+    except (KeyError, TypeError, AttributeError):
         raise BaselineError(f"{path} lacks the fields of a baseline record") from None
-    if md5 != {name: RAW_FILES[name] for name in TEST_FILES}:
-        raise BaselineError(f"{path} was made on other test data (MD5s {md5})")
-    suite = {k: record["ood"].get(k) for k in ood_suite}
     if suite != ood_suite:
         raise BaselineError(
             f"{path} was made on out-of-distribution suite {suite}, not {ood_suite}"
@@ -283,6 +290,17 @@ def predictions_of(model, test_images, suite) -> tuple[np.ndarray, np.ndarray]:
     return test, ood.predictions(model, suite)
 
 
+def _finite(value: object) -> bool:
+    """A number or a list of numbers, all finite (a checkpoint's metrics are not trusted:
+    a record must be plain, valid JSON)."""
+    import math
+
+    values = value if isinstance(value, list) else [value]
+    return bool(values) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    )
+
+
 def record_of_checkpoint(path: Path, *, test_xy, suite, suite_description: dict) -> dict:
     """The baseline record of the checkpoint at ``path``, computed here."""
     import torch
@@ -307,7 +325,7 @@ def record_of_checkpoint(path: Path, *, test_xy, suite, suite_description: dict)
         checkpoint={
             "sha256": sha256_file(path),
             "train_config": payload.get("train_config"),
-            "metrics": {k: metrics[k] for k in kept if k in metrics},
+            "metrics": {k: metrics[k] for k in kept if _finite(metrics.get(k))},
             "trained_with": {
                 "arithmetic": arithmetic,
                 "arithmetic_class": arithmetic_class(

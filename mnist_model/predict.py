@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from mnist_model.data.load import normalize
+from mnist_model.errors import MnistModelError
 from mnist_model.inference import inference_form
 from mnist_model.preprocess import ImageError, to_mnist_array
 
@@ -87,6 +88,8 @@ def _predictions(model: torch.nn.Module, inputs: torch.Tensor) -> list[Predictio
     model.eval()
     device = next(model.parameters()).device
     probabilities = inference_form(model)(inputs.to(device)).softmax(1).cpu()
+    if not bool(torch.isfinite(probabilities).all()):
+        raise MnistModelError("the model's output is not finite: its weights overflow")
     predictions = []
     for row in probabilities:
         values, digits = row.topk(3)

@@ -62,6 +62,43 @@ def pytest_addoption(parser) -> None:
 # file): the spread is checked, not only each seed.
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The gate's own inputs are usage errors (one message, exit 4, before any test runs):
+    a ``--checkpoint`` or ``--baseline`` that is missing, a folder, unreadable or not
+    loadable, and a negative ``--seeds``."""
+    import os
+
+    if config.getoption("--seeds") < 0:
+        raise pytest.UsageError(f"--seeds {config.getoption('--seeds')}: give 1 or more")
+    for option in ("--checkpoint", "--baseline"):
+        value = config.getoption(option)
+        if value is None:
+            continue
+        path = Path(value)
+        if path.is_dir():
+            raise pytest.UsageError(f"{option} {value}: a folder, not a file")
+        if not path.is_file():
+            raise pytest.UsageError(f"{option} {value}: no such file")
+        if not os.access(path, os.R_OK):
+            raise pytest.UsageError(f"{option} {value}: not readable")
+        _loadable(option, path)
+
+
+def _loadable(option: str, path: Path) -> None:
+    """A checkpoint loads; a baseline record reads (its data-free checks)."""
+    from mnist_model.checkpoint import load_checkpoint
+    from mnist_model.compare import read_record
+    from mnist_model.errors import MnistModelError
+
+    try:
+        if option == "--checkpoint" or path.suffix == ".pt":
+            load_checkpoint(path)
+        else:
+            read_record(path)
+    except MnistModelError as exc:
+        raise pytest.UsageError(f"{option}: {exc}") from None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Multi-seed tests only with ``--seeds``, comparison tests only with ``--baseline``
     (collected or not, never skipped)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -217,6 +218,24 @@ def train_and_write(
     return run, paths
 
 
+CURVE_KEYS = ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy", "lr")
+
+
+def _drawable(history: object) -> list[dict]:
+    """The epochs of a checkpoint's recorded history that the curves can draw: records
+    with every curve's figure, finite (a checkpoint's metrics are not trusted)."""
+    if not isinstance(history, list):
+        return []
+    return [
+        record
+        for record in history
+        if isinstance(record, dict)
+        and all(
+            isinstance(record.get(k), int | float) and math.isfinite(record[k]) for k in CURVE_KEYS
+        )
+    ]
+
+
 def rebuild_report(
     out: Path,
     checkpoint: Path,
@@ -235,7 +254,8 @@ def rebuild_report(
 
     model, payload = load_checkpoint(checkpoint)
     result = evaluate(model, *test_xy)
-    history = payload.get("metrics", {}).get("history", [])
+    metrics = payload.get("metrics")
+    history = _drawable(metrics.get("history", []) if isinstance(metrics, dict) else [])
     suite = run_suite(model, *test_xy, cache_dir=ood_cache) if ood else None
     return build_report(
         out, model, payload, history, result, *test_xy, ood=suite, comparison=comparison
