@@ -127,6 +127,45 @@ def prevent_leaking_global_state() -> Iterator[None]:
         yield
 
 
+# --- the quick tier stays quick ------------------------------------------------------------
+# Not a timer (the machine's speed drifts): what makes a test slow by nature is counted.
+# A quick-tier test that starts a process must be one of the few `e2e` tests; one that
+# trains more than QUICK_STEPS steps belongs to the slow tier (marker `slow`).
+from helpers.tiers import MAX_E2E, tier_problems  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def quick_tier_audit(request, monkeypatch) -> Iterator[None]:
+    import subprocess
+
+    import mnist_model.train as training
+
+    spawned, steps = [], [0]
+    popen, step = subprocess.Popen.__init__, training._step
+
+    def counting_popen(self, *args, **kwargs):
+        spawned.append(args[0] if args else kwargs.get("args"))
+        popen(self, *args, **kwargs)
+
+    def counting_step(*args, **kwargs):
+        steps[0] += 1
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", counting_popen)
+    monkeypatch.setattr(training, "_step", counting_step)
+    yield
+    markers = {m.name for m in request.node.iter_markers()}
+    problems = tier_problems(markers, spawned, steps[0])
+    if problems:
+        pytest.fail(f"{request.node.nodeid} is not quick: " + "; ".join(problems), pytrace=False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    e2e = [item.nodeid for item in items if item.get_closest_marker("e2e")]
+    if len(e2e) > MAX_E2E:
+        raise pytest.UsageError(f"{len(e2e)} e2e tests, more than {MAX_E2E}: {e2e}")
+
+
 # --- data -------------------------------------------------------------------------------
 @pytest.fixture
 def tiny_dataset() -> tuple[torch.Tensor, torch.Tensor]:

@@ -169,8 +169,9 @@ def check_weights(state_dict: dict, model: MnistNet, path) -> None:
             raise CheckpointError(f"{path}: {name} is a {type(tensor).__name__}, not a tensor")
         if tensor.dtype != want.dtype or tuple(tensor.shape) != tuple(want.shape):
             raise CheckpointError(
-                f"{path}: {name} is {tensor.dtype} {tuple(tensor.shape)}, the model needs "
-                f"{want.dtype} {tuple(want.shape)}"
+                f"{path} does not match the model its config describes: {name} is "
+                f"{tensor.dtype} {tuple(tensor.shape)}, the model needs {want.dtype} "
+                f"{tuple(want.shape)}"
             )
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise CheckpointError(f"{path}: {name} holds NaN or infinite values")

@@ -16,8 +16,6 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 
-import torch
-
 PRECISION_CHOICES = ("auto", "bf16", "fp32")
 LAYOUT_CHOICES = ("auto", "channels_last", "contiguous")
 
@@ -205,11 +203,17 @@ class Arithmetic:
         return f"{self.precision}/{self.layout}"
 
     @property
-    def memory_format(self) -> torch.memory_format:
+    def memory_format(self):
+        """The torch memory format of the activations (torch is imported here, not at the
+        module's import: the command line's help needs the configs, not torch)."""
+        import torch
+
         return torch.channels_last if self.layout == "channels_last" else torch.contiguous_format
 
-    def autocast(self, device: torch.device):
+    def autocast(self, device):
         """The context the training forward pass runs in."""
+        import torch
+
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     def to_dict(self) -> dict:

@@ -63,10 +63,21 @@ def beta_binomial_cdf(k: int, n: int, a: float, b: float) -> float:
 
 def beta_binomial_quantile(q: float, n: int, a: float, b: float) -> int:
     """The smallest k with P(X <= k) > q for X ~ BetaBinomial(n, a, b), so that
-    P(X < k) <= q: the one pass of the cumulative sum that the lower tail needs."""
-    base, total = _log_beta(a, b), 0.0
-    for k in range(n + 1):
-        total += math.exp(_log_choose(n, k) + _log_beta(k + a, n - k + b) - base)
+    P(X < k) <= q. The sum starts where the lower tail is negligible (below q * 1e-18):
+    with a >= 1 the probabilities only fall below the mean, so nothing is lost there."""
+    base = _log_beta(a, b)
+
+    def pmf(k: int) -> float:
+        return math.exp(_log_choose(n, k) + _log_beta(k + a, n - k + b) - base)
+
+    start = 0
+    if a >= 1:
+        start = min(n, int(n * a / (a + b)))
+        while start > 0 and pmf(start) > q * 1e-18:
+            start -= 1
+    total = 0.0
+    for k in range(start, n + 1):
+        total += pmf(k)
         if total > q:
             return k
     return n

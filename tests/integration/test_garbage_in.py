@@ -71,6 +71,7 @@ def gate(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # a real pytest process each
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -90,6 +91,7 @@ def test_the_gates_own_inputs_are_usage_errors(args, message) -> None:
     assert "passed" not in proc.stdout and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_missing_baseline_is_a_usage_error(nan_checkpoint, small_training, tmp_path) -> None:
     good = save_checkpoint(
         tmp_path / "good.pt", small_training.run.model, train_config={}, metrics={}, data_md5={}
@@ -121,6 +123,7 @@ def wait_for(path: Path, proc: subprocess.Popen) -> None:
     raise AssertionError(f"{path} never appeared (exit {proc.poll()}: {proc.stderr.read()})")
 
 
+@pytest.mark.slow  # real processes: two writers, a kill -9
 def test_one_writer_per_folder_and_a_killed_writers_lock_is_taken_over(mnist_root, tmp_path):
     out = tmp_path / "run"
     first = start(out, mnist_root)
@@ -142,6 +145,7 @@ def test_one_writer_per_folder_and_a_killed_writers_lock_is_taken_over(mnist_roo
     assert "taking over" in err and not (out / ".mnist-model.lock").exists()
 
 
+@pytest.mark.slow  # a real process and a real SIGINT
 def test_an_interrupted_run_says_how_to_continue(mnist_root, tmp_path) -> None:
     out = tmp_path / "run"
     proc = start(out, mnist_root)

@@ -17,7 +17,7 @@ import torch
 from helpers.cli import short_train_flags
 from mnist_model.checkpoint import load_checkpoint
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # real processes: the slow tier
 
 ARGS = ["train", *short_train_flags(1200, 200, epochs=3)]
 KILL_POINTS = ("during_startup", "after_epoch_1")
@@ -55,7 +55,10 @@ def finish(proc: subprocess.Popen) -> str:
 
 def assert_only_loadable_files(out: Path) -> None:
     for path in out.iterdir():
-        if path.name.startswith("."):  # a writer's temp file: never read, never renamed
+        if path.name == ".mnist-model.lock":  # the killed writer's lock: taken over on resume
+            text = path.read_text()
+            assert not text or json.loads(text)["pid"]
+        elif path.name.startswith("."):  # a writer's temp file: never read, never renamed
             assert path.name.endswith(".tmp")
         elif path.suffix == ".pt":
             torch.load(path, weights_only=True)

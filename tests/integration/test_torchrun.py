@@ -14,7 +14,7 @@ from helpers.cli import short_train_flags
 from mnist_model.bars import TORCHRUN_ACCURACY_TOLERANCE
 from mnist_model.outputs import FILES
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # real processes: the slow tier
 
 ARGS = ["train", *short_train_flags(3000, 1000, epochs=2, batch_size=32), "--lr", "0.1"]
 
