@@ -134,6 +134,16 @@ COMMAND_FLAGS: dict[str, tuple[str, tuple]] = {
             ),
             CHECKPOINT,
             ("--json", {**ON, "help": "print a JSON list instead of one line per image"}),
+            (
+                "--preprocess",
+                {
+                    "choices": ("default", "plain"),
+                    "default": "default",
+                    "help": "how a picture becomes a 28x28 digit: default (polarity, lighting, "
+                    "ink mask, ruling removed) or plain (invert light paper, crop, fit, "
+                    "centre) (default: default)",
+                },
+            ),
         ),
     ),
     "bench": (

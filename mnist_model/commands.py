@@ -237,7 +237,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Every readable image is reported; unreadable ones get a one-line error each."""
     from mnist_model.predict import load_model, predict_files
 
-    rows = predict_files(load_model(args.checkpoint), args.images)
+    rows = predict_files(load_model(args.checkpoint), args.images, preprocessing=args.preprocess)
     for row in rows:
         if "error" in row:
             print(f"mnist-model: error: {row['error']}", file=sys.stderr)
@@ -302,13 +302,22 @@ def cmd_ood(args: argparse.Namespace) -> int:
     model, _ = load_checkpoint(args.checkpoint)
     root = resolve_data_root(args.data_dir)
     test_x, test_y = load_split(root, train=False)
-    accuracies = ood.run_suite(
-        model, test_x, test_y, per_class=per_class, seed=args.seed, cache_dir=ood.cache_dir(root)
-    )
+    scores = {
+        preprocessing: ood.run_suite(
+            model,
+            test_x,
+            test_y,
+            per_class=per_class,
+            seed=args.seed,
+            cache_dir=ood.cache_dir(root),
+            preprocessing=preprocessing,
+        )
+        for preprocessing in ("default", "plain")
+    }
     if args.json:
-        print(json.dumps(accuracies))
+        print(json.dumps({**scores["default"], "plain": scores["plain"]}))
     else:
-        print(ood.table_text(accuracies, thresholds.ood_floors()))
+        print(ood.table_text(scores["default"], thresholds.ood_floors(), plain=scores["plain"]))
     return 0
 
 

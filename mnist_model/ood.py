@@ -24,6 +24,7 @@ import sys
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -369,9 +370,10 @@ class PreparedSuite:
 
 def _prepare_condition(job: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One condition's pictures, generated and preprocessed (runs in a worker process)."""
-    from mnist_model.preprocess import ImageError, to_mnist_array
+    from mnist_model.preprocess import PREPROCESSINGS, ImageError
 
-    name, digits, seed = job
+    name, digits, seed, preprocessing = job
+    to_mnist_array = PREPROCESSINGS[preprocessing]
     images, labels = _pictures(CONDITIONS[NAMES.index(name)], digits, seed)
     arrays = np.zeros((len(images), 28, 28), dtype=np.uint8)
     refused = np.zeros(len(images), dtype=bool)
@@ -383,14 +385,17 @@ def _prepare_condition(job: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return arrays, np.asarray(labels, dtype=np.int64), refused
 
 
-def cache_key(test_images: torch.Tensor, per_class: int, seed: int) -> str:
+def cache_key(
+    test_images: torch.Tensor, per_class: int, seed: int, preprocessing: str = "default"
+) -> str:
     """What the prepared pictures depend on: the suite's version and draw, the test
     digits, and the source of this module and of the preprocessing (an edit to either
     prepares again)."""
     from mnist_model import preprocess
 
     digest = hashlib.sha256()
-    for part in (SUITE_VERSION, per_class, seed, np.__version__, Image.__version__):
+    parts = (SUITE_VERSION, per_class, seed, np.__version__, Image.__version__)
+    for part in parts + ((preprocessing,) if preprocessing != "default" else ()):
         digest.update(f"{part}|".encode())
     digest.update(test_images.cpu().numpy().tobytes())
     for module in (sys.modules[__name__], preprocess):
@@ -453,30 +458,38 @@ def prepare(
     cache_dir: Path | None = None,
     workers: int | None = None,
     conditions: tuple[Condition, ...] = CONDITIONS,
+    preprocessing: str = "default",
 ) -> PreparedSuite:
     """The suite in MNIST form: generated and preprocessed, condition by condition, in
-    ``workers`` processes (default: one per core, at most one per condition). With
+    ``workers`` processes (default: one per core, at most one per condition), through
+    ``preprocessing`` (``preprocess.PREPROCESSINGS``: predict's default, or plain). With
     ``cache_dir``, the result is kept there under ``cache_key`` (with a checksum) and
     read back on the next call instead of being prepared again."""
     names = tuple(c.name for c in conditions)
     path = None
     if cache_dir is not None:
         tag = "" if conditions == CONDITIONS else "-" + "-".join(names)
-        path = Path(cache_dir) / f"suite-v{SUITE_VERSION}-{cache_key(test_images, per_class, seed)}"
+        key = cache_key(test_images, per_class, seed, preprocessing)
+        path = Path(cache_dir) / f"suite-v{SUITE_VERSION}-{key}"
         path = path.with_name(path.name + tag[:80] + ".npz")
         cached = _read_cache(path, names) if path.is_file() else None
         if cached is not None:
             return cached
     chosen = chosen_digits(test_labels, per_class, seed)
     digits = [(test_images[i].cpu().numpy(), int(test_labels[i])) for i in chosen]
-    jobs = [(name, digits, seed) for name in names]
+    jobs = [(name, digits, seed, preprocessing) for name in names]
     workers = min(len(jobs), workers or os.cpu_count() or 1)
+    parts = None
     if workers > 1:
         # spawn: the workers use numpy and Pillow only, and a fork of a process whose
-        # torch threads are running is not safe.
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            parts = list(pool.map(_prepare_condition, jobs))
-    else:
+        # torch threads are running is not safe. A script without the `if __name__ ==
+        # "__main__"` guard cannot spawn: then this process prepares the suite alone.
+        try:
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                parts = list(pool.map(_prepare_condition, jobs))
+        except BrokenProcessPool:
+            log.info("ood: the worker processes could not start; preparing in this one")
+    if parts is None:
         parts = [_prepare_condition(job) for job in jobs]
     suite = PreparedSuite(
         arrays=np.concatenate([p[0] for p in parts]),
@@ -525,24 +538,41 @@ def run_suite(
     per_class: int = PER_CLASS,
     seed: int = 0,
     cache_dir: Path | None = None,
+    preprocessing: str = "default",
 ) -> dict[str, float]:
     """Prepare the suite (or read it from ``cache_dir``) and score ``model`` on it."""
-    suite = prepare(test_images, test_labels, per_class=per_class, seed=seed, cache_dir=cache_dir)
+    suite = prepare(
+        test_images,
+        test_labels,
+        per_class=per_class,
+        seed=seed,
+        cache_dir=cache_dir,
+        preprocessing=preprocessing,
+    )
     return score(model, suite)
 
 
-def table_text(accuracies: dict[str, float], floors: dict[str, float] | None = None) -> str:
-    """One line per condition: accuracy, its floor and verdict (with ``floors``), and what
-    the condition is; then the mean."""
+def table_text(
+    accuracies: dict[str, float],
+    floors: dict[str, float] | None = None,
+    plain: dict[str, float] | None = None,
+) -> str:
+    """One line per condition: accuracy, its floor and verdict (with ``floors``), the
+    plain preprocessing's accuracy beside it (with ``plain``), and what the condition is;
+    then the means."""
     described = {c.name: c.description for c in CONDITIONS}
-    lines = [f"{'condition':<20}{'accuracy':>9}{'floor':>8}  verdict  description"]
+    side = f"{'plain':>8}" if plain else ""
+    lines = [f"{'condition':<20}{'accuracy':>9}{'floor':>8}  verdict{side}  description"]
     for name, accuracy in accuracies.items():
         floor = (floors or {}).get(name)
         bar = "" if floor is None else f"{100 * floor:7.1f}%"
         verdict = "" if floor is None else ("pass" if accuracy >= floor else "FAIL")
+        other = f"{100 * plain[name]:7.1f}%" if plain else ""
         lines.append(
-            f"{name:<20}{100 * accuracy:8.1f}%{bar:>8}  {verdict:<7}  {described.get(name, '')}"
+            f"{name:<20}{100 * accuracy:8.1f}%{bar:>8}  {verdict:<7}{other}  "
+            f"{described.get(name, '')}"
         )
     mean = sum(accuracies.values()) / max(1, len(accuracies))
-    lines.append(f"{'mean':<20}{100 * mean:8.2f}%")
+    tail = f"{'':>17}{100 * sum(plain.values()) / max(1, len(plain)):7.2f}%" if plain else ""
+    lines.append(f"{'mean':<20}{100 * mean:8.2f}%{tail}")
     return "\n".join(lines)

@@ -20,7 +20,7 @@ import torch
 from mnist_model.data.load import normalize
 from mnist_model.errors import MnistModelError
 from mnist_model.inference import inference_form
-from mnist_model.preprocess import ImageError, to_mnist_array
+from mnist_model.preprocess import PREPROCESSINGS, ImageError
 
 MAX_PIXELS = 40_000_000
 """Images with more pixels than this (about 6,300 x 6,300) are refused before decoding."""
@@ -69,8 +69,9 @@ def read_image(path: str | os.PathLike[str]):
         raise ImageError(f"{path}: not a readable image ({type(exc).__name__})") from None
 
 
-def to_model_input(images: Iterable) -> torch.Tensor:
+def to_model_input(images: Iterable, preprocessing: str = "default") -> torch.Tensor:
     """Preprocess images and normalise exactly as in training: (N, 1, 28, 28) float32."""
+    to_mnist_array = PREPROCESSINGS[preprocessing]
     return _normalised([to_mnist_array(image) for image in images])
 
 
@@ -78,9 +79,12 @@ def _normalised(arrays: list[np.ndarray]) -> torch.Tensor:
     return normalize(torch.from_numpy(np.stack(arrays)))
 
 
-def predict(model: torch.nn.Module, images: Iterable) -> list[Prediction]:
-    """Predictions for PIL images, arrays or tensors (any size, either polarity)."""
-    return _predictions(model, to_model_input(images))
+def predict(
+    model: torch.nn.Module, images: Iterable, preprocessing: str = "default"
+) -> list[Prediction]:
+    """Predictions for PIL images, arrays or tensors (any size, either polarity), through
+    ``preprocessing`` (``preprocess.PREPROCESSINGS``: ``default`` or ``plain``)."""
+    return _predictions(model, to_model_input(images, preprocessing))
 
 
 @torch.inference_mode()
@@ -99,12 +103,17 @@ def _predictions(model: torch.nn.Module, inputs: torch.Tensor) -> list[Predictio
 
 
 def predict_files(
-    model: torch.nn.Module, paths: Iterable[str | os.PathLike[str]], *, batch_size: int = 256
+    model: torch.nn.Module,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    batch_size: int = 256,
+    preprocessing: str = "default",
 ) -> list[dict]:
     """One row per file, in order: ``{"image", "digit", "probability", "top3"}``, or
     ``{"image", "error"}`` (a one-line message naming the file) for a file that cannot be
-    read or holds no digit. Readable files are preprocessed one by one and then run
-    through the model (folded once) in batches."""
+    read or holds no digit. Readable files are preprocessed one by one (``preprocessing``)
+    and then run through the model (folded once) in batches."""
+    to_mnist_array = PREPROCESSINGS[preprocessing]
     net = inference_form(model.eval())
     rows: list[dict] = []
     arrays: list[np.ndarray] = []

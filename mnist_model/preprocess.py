@@ -279,12 +279,12 @@ def _ruling(mask: np.ndarray) -> np.ndarray:
     return ruling
 
 
-def _fit(crop: np.ndarray) -> np.ndarray:
+def _fit(crop: np.ndarray, resample: Image.Resampling = Image.Resampling.LANCZOS) -> np.ndarray:
     """Fit into 20x20 (aspect kept), centre of mass at the centre of 28x28, as uint8."""
     scale = 20.0 / max(crop.shape)
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
     box = Image.fromarray(np.uint8(np.clip(np.rint(crop), 0, 255)))
-    box = np.asarray(box.resize(size, Image.Resampling.LANCZOS), dtype=np.float64)
+    box = np.asarray(box.resize(size, resample), dtype=np.float64)
     field = np.zeros((28, 28))
     total = box.sum() or 1.0
     com_y = (box.sum(1) * np.arange(box.shape[0])).sum() / total
@@ -293,3 +293,34 @@ def _fit(crop: np.ndarray) -> np.ndarray:
     left = int(np.clip(round(13.5 - com_x), 0, 28 - box.shape[1]))
     field[top : top + box.shape[0], left : left + box.shape[1]] = box
     return np.uint8(np.clip(np.rint(field), 0, 255))
+
+
+PLAIN_INK = 0.25
+"""The plain preprocessing's ink: above a quarter of the way from the darkest to the
+lightest grey, once the paper is dark."""
+
+
+def plain_mnist_array(image) -> np.ndarray:
+    """The plain MNIST-style preprocessing, the baseline the default must not lose to:
+    light paper made dark, the ink's bounding box cropped, its longer side resized to 20
+    pixels bilinearly, scaled to full range, the centre of mass put at the centre. No
+    mask, no closing, no ruling removal. A picture in MNIST's form is left as it is."""
+    grey = grey_array(image)
+    if grey.size == 0 or min(grey.shape) < 1:
+        raise ImageError("empty image")
+    if in_mnist_form(grey):
+        return np.uint8(np.clip(np.rint(grey), 0, 255))
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if np.median(border) > (grey.min() + grey.max()) / 2:  # light paper: make it dark
+        grey = 255.0 - grey
+    low, high = grey.min(), grey.max()
+    if high - low < MIN_CONTRAST:
+        raise ImageError("blank image: no digit stands out from the background")
+    ink = (grey - low) / (high - low)
+    rows, cols = np.nonzero((ink > PLAIN_INK).any(1))[0], np.nonzero((ink > PLAIN_INK).any(0))[0]
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return _fit(crop * 255.0, Image.Resampling.BILINEAR)
+
+
+PREPROCESSINGS = {"default": to_mnist_array, "plain": plain_mnist_array}
+"""``predict --preprocess NAME``: the default pipeline and the plain baseline."""

@@ -256,7 +256,12 @@ def rebuild_report(
     result = evaluate(model, *test_xy)
     metrics = payload.get("metrics")
     history = _drawable(metrics.get("history", []) if isinstance(metrics, dict) else [])
-    suite = run_suite(model, *test_xy, cache_dir=ood_cache) if ood else None
+    suite = None
+    if ood:  # both preprocessings, side by side
+        suite = {
+            name: run_suite(model, *test_xy, cache_dir=ood_cache, preprocessing=name)
+            for name in ("default", "plain")
+        }
     return build_report(
         out, model, payload, history, result, *test_xy, ood=suite, comparison=comparison
     )

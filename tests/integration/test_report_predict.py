@@ -121,3 +121,21 @@ def test_predict_refuses_a_checkpoint_that_is_not_one(tmp_path, small_training):
     proc = run_cli("predict", str(image), "--checkpoint", str(bogus))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("mnist-model: error:") and str(bogus) in proc.stderr
+
+
+def test_predict_with_the_plain_preprocessing(checkpoint, small_training, tmp_path) -> None:
+    from mnist_model.preprocess import plain_mnist_array
+
+    image = small_training.test_x[0]
+    path = _save_test_digit(image, tmp_path / "digit.png", invert=True, size=56)
+    proc = run_cli(
+        "predict", str(path), "--checkpoint", str(checkpoint), "--preprocess", "plain", "--json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)
+    model = load_model(checkpoint)
+    from PIL import Image
+
+    expected = predict(model, [plain_mnist_array(Image.open(path))])[0]
+    assert row["digit"] == expected.digit
+    assert row["probability"] == pytest.approx(expected.probability, rel=1e-5)

@@ -116,3 +116,22 @@ def test_the_cache_key_changes_with_what_the_pictures_depend_on(digits) -> None:
     changed = images.clone()
     changed[0, 0, 0] = 1
     assert key != ood.cache_key(changed, 100, 0)
+
+
+def test_the_table_shows_the_plain_preprocessing_beside_predicts() -> None:
+    text = ood.table_text(
+        {"clean": 0.99, "shadow": 0.8}, {"clean": 0.9}, plain={"clean": 0.98, "shadow": 0.3}
+    )
+    head, clean, shadow, mean = text.splitlines()
+    assert "plain" in head and "98.0%" in clean and "30.0%" in shadow
+    assert mean.split()[-1] == "64.00%"  # the plain column's mean
+
+
+def test_the_plain_suite_is_prepared_and_cached_apart(digits, tmp_path) -> None:
+    default = ood.prepare(*digits, per_class=1, conditions=SOME, workers=1, cache_dir=tmp_path)
+    plain = ood.prepare(
+        *digits, per_class=1, conditions=SOME, workers=1, cache_dir=tmp_path, preprocessing="plain"
+    )
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+    assert np.array_equal(default.labels, plain.labels)
+    assert not np.array_equal(default.arrays, plain.arrays)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnist_model.predict import ImageError, read_image, to_mnist_array
+from mnist_model.predict import read_image
+from mnist_model.preprocess import ImageError, to_mnist_array
 
 
 def _drawn_bar(size=(120, 90), ink=0, paper=255, mode="L") -> Image.Image:

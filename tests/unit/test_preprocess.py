@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from mnist_model.preprocess import ink_map, otsu_threshold, to_mnist_array
+from mnist_model.preprocess import ImageError, ink_map, otsu_threshold, to_mnist_array
 
 
 def page(size: int = 112) -> np.ndarray:
@@ -118,3 +118,24 @@ def test_other_pictures_are_not_taken_for_mnist_form(spoil) -> None:
     spoiled = np.asarray(spoil(mnist_like()), dtype=np.uint8)
     assert not in_mnist_form(spoiled.astype(np.float64))
     assert to_mnist_array(spoiled).shape == (28, 28)
+
+
+def test_the_plain_preprocessing_inverts_crops_fits_and_centres() -> None:
+    from mnist_model.preprocess import PREPROCESSINGS, plain_mnist_array
+
+    assert PREPROCESSINGS["plain"] is plain_mnist_array
+    digit = plain_mnist_array(page())  # dark ink on light paper
+    assert digit.shape == (28, 28) and digit.dtype == np.uint8
+    assert digit[0].max() == 0 and digit.max() == 255  # the paper is black, ink full range
+    rows, cols = np.nonzero(digit.any(1))[0], np.nonzero(digit.any(0))[0]
+    assert max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) <= 21
+    ys, xs = np.mgrid[0:28, 0:28]
+    total = digit.sum()
+    assert (
+        abs((digit * ys).sum() / total - 13.5) <= 1 and abs((digit * xs).sum() / total - 13.5) <= 1
+    )
+    # the same digit light on dark reads the same, and MNIST's own form is left alone
+    assert close(plain_mnist_array(255 - page()), digit)
+    assert np.array_equal(plain_mnist_array(mnist_like()), mnist_like())
+    with pytest.raises(ImageError):
+        plain_mnist_array(np.full((40, 40), 128.0))

@@ -58,3 +58,12 @@ def test_the_card_has_a_row_and_verdict_per_class(evaluated) -> None:
     rows = [line for line in card.splitlines() if line[:4] in {f"| {c} " for c in range(10)}]
     assert [row.split("|")[6].strip() for row in rows] == ["pass"] * 5 + ["**FAIL**"] * 5
     assert all(row.split("|")[3].strip().endswith(" %") for row in rows)  # the interval
+
+
+def test_the_cards_out_of_distribution_table_has_both_preprocessings() -> None:
+    from mnist_model.report import ood_section
+
+    text = ood_section({"clean": 0.99}, {"clean": 0.9}, {"clean": 0.97})
+    row = next(line for line in text.splitlines() if line.startswith("| clean |"))
+    assert row.split("|")[2:6] == [" 99.0 % ", " 90.0 % ", " pass ", " 97.0 % "]
+    assert "plain preprocessing" in text
