@@ -434,7 +434,8 @@ def measure(
     precision = arithmetic.get("precision", train_config.get("precision"))
     provenance = {
         "seed": train_config.get("seed"),
-        "threads": train_config.get("threads"),
+        # older checkpoints kept the machine's settings in the train config
+        "threads": (metrics.get("machine") or train_config).get("threads"),
         "precision": precision,
         "layout": arithmetic.get("layout"),
         "arithmetic_class": arithmetic_class

@@ -67,7 +67,11 @@ def test_record_measures_a_checkpoint_as_the_gate_does(small_training, tmp_path,
         tmp_path / "model.pt",
         small_training.run.model,
         train_config=dataclasses.asdict(small_training.config),
-        metrics={"arithmetic": small_training.run.arithmetic.to_dict(), "device": "cpu"},
+        metrics={
+            "arithmetic": small_training.run.arithmetic.to_dict(),
+            "device": "cpu",
+            "machine": {"threads": 1},
+        },
         data_md5={},
     )
     out = tmp_path / "evidence"
@@ -77,6 +81,7 @@ def test_record_measures_a_checkpoint_as_the_gate_does(small_training, tmp_path,
     (record,) = calibration.load_evidence([written])
     model = record["model"]
     assert written.name == f"{model['arithmetic_class']}-seed0.json"
+    assert model["threads"] == 1 and model["recipe"]
     assert model["checkpoint_sha256"] == calibration.sha256_file(path)
     assert record["test"]["total"] == 10_000 == sum(record["test"]["per_class_total"])
     assert set(record["ood"]["correct"]) == set(thresholds.ood_floors())
