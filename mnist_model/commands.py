@@ -396,13 +396,13 @@ def _record_evidence(args: argparse.Namespace) -> int:
     return 0
 
 
-def _suite_for(root):
+def _suite_for(root, test_xy):
     """The prepared out-of-distribution suite the gate judges, and its description."""
     from mnist_model import ood
 
     described = _ood_suite_description()
     suite = ood.prepare(
-        *_test_split(root),
+        *test_xy,
         per_class=described["per_class"],
         seed=described["seed"],
         cache_dir=ood.cache_dir(root),
@@ -423,9 +423,10 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from mnist_model.data import resolve_data_root
 
     root = resolve_data_root(args.data_dir)
-    suite, described = _suite_for(root)
+    test_xy = _test_split(root)
+    suite, described = _suite_for(root, test_xy)
     record = record_of_checkpoint(
-        args.checkpoint, test_xy=_test_split(root), suite=suite, suite_description=described
+        args.checkpoint, test_xy=test_xy, suite=suite, suite_description=described
     )
     atomic_write_json(args.out, record)
     summary = record["summary"]
@@ -455,8 +456,8 @@ def _comparison(checkpoint: Path, baseline: Path, root):
     from mnist_model import compare, thresholds
     from mnist_model.checkpoint import load_checkpoint
 
-    suite, described = _suite_for(root)
     test_xy = _test_split(root)
+    suite, described = _suite_for(root, test_xy)
     base = _baseline_predictions(baseline, test_xy, suite, described)
     candidate = compare.predictions_of(load_checkpoint(checkpoint)[0], test_xy[0], suite)
     result = compare.compare(
