@@ -23,6 +23,7 @@ from statistics import NormalDist
 
 from mnist_model import stats
 from mnist_model.errors import MnistModelError
+from mnist_model.thresholds import SCHEMA
 
 EVIDENCE_SCHEMA = 1
 FAMILY_FALSE_ALARM = 0.01
@@ -39,12 +40,15 @@ PROMISES = {
     "multiseed_mean_accuracy": 0.9945,
     "min_baseline_accuracy": 0.88,
     "png_points_lost": 0.1,
+    "plain_points_lost": 0.5,
 }
 """What the project promises whatever the evidence says (README): the floors the derived
 ones may raise but never lower, the size of the judged set and the parameter budget.
 ``min_baseline_accuracy`` judges the linear baseline, not the model (a broken baseline
 would make any margin meaningless); ``png_points_lost`` is how much the test set as PNG
-files through ``predict`` may lose against the in-memory evaluation."""
+files through ``predict`` may lose against the in-memory evaluation, and
+``plain_points_lost`` how far below the plain preprocessing predict's may be on a
+condition of the suite (both in points)."""
 VARIANCE_CONFIDENCE = 0.90
 """The seed-to-seed variance is taken at this one-sided upper confidence bound."""
 RULE = (
@@ -86,12 +90,15 @@ def record(
     baseline_correct: int,
     ood: dict[str, tuple[int, int]],
     ood_suite: dict,
+    plain: dict[str, tuple[int, int]] | None = None,
 ) -> dict:
     """One model's evidence: its provenance and every figure the gate judges, as counts.
 
     ``test`` is the model's ``EvalResult`` on the full test set, ``shift`` its
     ``gate.shift_agreement``, ``ood`` its ``ood.counts`` on the suite ``ood_suite``
-    describes (version, per_class, seed)."""
+    describes (version, per_class, seed), and ``plain`` the same through the plain
+    preprocessing (kept beside the floors' figures, not one of them)."""
+    extra = {} if plain is None else {"plain_correct": {k: c for k, (c, _) in plain.items()}}
     return {
         "schema": EVIDENCE_SCHEMA,
         "model": provenance,
@@ -108,6 +115,7 @@ def record(
             **ood_suite,
             "correct": {name: c for name, (c, _) in ood.items()},
             "total": {name: n for name, (_, n) in ood.items()},
+            **extra,
         },
     }
 
@@ -155,6 +163,36 @@ def figures(rec: dict) -> dict[str, tuple[float, int | None]]:
     for name, correct in rec["ood"]["correct"].items():
         out[f"ood/{name}"] = (correct, rec["ood"]["total"][name])
     return out
+
+
+def counted_conditions(rec: dict, suite: dict, earlier: dict) -> set[str] | None:
+    """The out-of-distribution conditions of ``rec`` that count for ``suite``: all of
+    them for a record of that suite; for a record of an earlier version listed in
+    ``earlier`` (``{version: conditions unchanged since}``), those conditions; None for
+    a record of any other suite."""
+    described = {k: rec["ood"].get(k) for k in suite}
+    if described == suite:
+        return set(rec["ood"]["correct"])
+    if {**described, "version": suite["version"]} != suite:
+        return None
+    shared = earlier.get(str(described["version"]))
+    return None if shared is None else set(shared) & set(rec["ood"]["correct"])
+
+
+def _table(records: list[dict], suite: dict, earlier: dict) -> list[dict]:
+    """Each record's figures, an earlier suite's conditions limited to those that count."""
+    table = []
+    for rec in records:
+        counted = counted_conditions(rec, suite, earlier)
+        if counted is None:
+            described = {k: rec["ood"].get(k) for k in suite}
+            raise CalibrationError(
+                f"{rec['file']} scored the out-of-distribution suite {described}, not {suite}"
+            )
+        table.append(
+            {k: v for k, v in figures(rec).items() if not k.startswith("ood/") or k[4:] in counted}
+        )
+    return table
 
 
 # --- the rule ----------------------------------------------------------------------------
@@ -220,38 +258,41 @@ def miss_rate(check: dict, promise: float) -> float:
     return NormalDist(check["mean"], sd).cdf(needed - 0.5 / check["n"])
 
 
-def derive(records: list[dict], *, suite: dict, evidence_folder: str) -> dict:
-    """The thresholds file's content from ``records`` (see ``RULE``)."""
+def derive(
+    records: list[dict], *, suite: dict, evidence_folder: str, earlier: dict | None = None
+) -> dict:
+    """The thresholds file's content from ``records`` (see ``RULE``). ``earlier`` maps an
+    older suite version to the conditions it shares with ``suite`` picture for picture
+    (``ood.EARLIER``): a record of that version is evidence for those conditions only, and
+    each check is derived from the records that measured it."""
+    earlier = {str(k): list(v) for k, v in (earlier or {}).items()}
     if len(records) < MIN_MODELS:
         raise CalibrationError(f"need at least {MIN_MODELS} evidence models, got {len(records)}")
     if len({r["model"].get("recipe") for r in records}) != 1:
         raise CalibrationError("the evidence mixes models of different recipes")
-    for rec in records:
-        described = {k: rec["ood"].get(k) for k in suite}
-        if described != suite:
-            raise CalibrationError(
-                f"{rec['file']} scored the out-of-distribution suite {described}, not {suite}"
-            )
-    table = [figures(r) for r in records]
-    names = list(table[0])
-    if any(list(t) != names for t in table):
+    table = _table(records, suite, earlier)
+    names = list(max(table, key=len))
+    if any(not set(t) <= set(names) for t in table):
         raise CalibrationError("the evidence records do not all measure the same checks")
     alpha = FAMILY_FALSE_ALARM / len(names)
     checks: dict[str, dict] = {}
     for name in names:
-        values = [t[name][0] for t in table]
-        n = table[0][name][1]
+        rows = [t for t in table if name in t]
+        if len(rows) < MIN_MODELS:
+            raise CalibrationError(f"{name}: {len(rows)} evidence models, need {MIN_MODELS}")
+        values = [t[name][0] for t in rows]
+        n = rows[0][name][1]
         if n is None:
             binomial = 0.0
             if name == "baseline_margin":
-                p = statistics.fmean(t["overall"][0] / t["overall"][1] for t in table)
-                binomial = p * (1 - p) / table[0]["overall"][1]
+                p = statistics.fmean(t["overall"][0] / t["overall"][1] for t in rows)
+                binomial = p * (1 - p) / rows[0]["overall"][1]
             checks[name] = value_bound(values, alpha, upper=name == "test_loss", binomial=binomial)
         else:
-            if any(t[name][1] != n for t in table):
+            if any(t[name][1] != n for t in rows):
                 raise CalibrationError(f"the evidence judged {name} on different numbers")
             checks[name] = count_floor(values, n, alpha)
-    data = _thresholds(records, checks, alpha, suite, evidence_folder)
+    data = _thresholds(records, checks, alpha, {**suite, "earlier": earlier}, evidence_folder)
     data["compare"] = compare_bars(table)
     return data
 
@@ -264,12 +305,13 @@ def compare_bars(table: list[dict]) -> dict:
     twice it."""
     names = {"overall": "overall"}
     names.update({f"per_class/{d}": f"digit {d}" for d in range(10)})
-    names.update({k: f"ood {k[4:]}" for k in table[0] if k.startswith("ood/")})
+    names.update({k: f"ood {k[4:]}" for k in max(table, key=len) if k.startswith("ood/")})
     breakdown = len(names) - 1
     limits = {}
     for check, key in names.items():
-        n = table[0][check][1]
-        rates = [t[check][0] / n for t in table]
+        rows = [t for t in table if check in t]
+        n = rows[0][check][1]
+        rates = [t[check][0] / n for t in rows]
         p = statistics.fmean(rates)
         binomial = p * (1 - p) / n
         level = COMPARE_ALPHA if key == "overall" else COMPARE_ALPHA / breakdown
@@ -315,7 +357,7 @@ def _thresholds(records, checks, alpha, suite, evidence_folder) -> dict:
     for check in checks.values():
         check.pop("beta", None)
     return {
-        "schema": 4,
+        "schema": SCHEMA,
         "description": (
             "The quality bar of the acceptance gate. Every floor is derived by `mnist-model "
             "thresholds derive` from the evidence folder under derivation.evidence (rule: "
@@ -332,6 +374,7 @@ def _thresholds(records, checks, alpha, suite, evidence_folder) -> dict:
         "baseline_margin": checks["baseline_margin"]["bound"],
         "min_baseline_accuracy": PROMISES["min_baseline_accuracy"],
         "png_points_lost": PROMISES["png_points_lost"],
+        "plain_points_lost": PROMISES["plain_points_lost"],
         "shift_agreement": shift,
         "multiseed_mean_accuracy": PROMISES["multiseed_mean_accuracy"],
         "ood": {**suite, "floors": ood_floors},
@@ -375,7 +418,9 @@ def rounded(data):
 
 # --- judging a record offline -------------------------------------------------------------
 def judge(rec: dict, bars: dict) -> list[str]:
-    """The checks ``rec`` fails against the thresholds ``bars``, as the gate words them."""
+    """The checks ``rec`` fails against the thresholds ``bars``, as the gate words them. A
+    record of an earlier suite version (``bars["ood"]["earlier"]``) is judged on the
+    conditions it shares with the floors' suite."""
     from mnist_model.gate import core_failures
 
     test = rec["test"]
@@ -391,12 +436,17 @@ def judge(rec: dict, bars: dict) -> list[str]:
     for direction, agree in rec["shift_agreement"].items():
         if not agree / test["total"] >= bars["shift_agreement"]:
             failed.append(f"shift {direction} {100 * agree / test['total']:.2f}%")
-    suite = {k: rec["ood"].get(k) for k in ("version", "per_class", "seed")}
-    if suite != {k: bars["ood"][k] for k in suite}:
-        failed.append(f"ood suite {suite} is not the one the floors are for")
-    else:
-        for name, floor in bars["ood"]["floors"].items():
-            c, n = rec["ood"]["correct"].get(name, 0), rec["ood"]["total"].get(name, 1)
+    suite = {k: bars["ood"][k] for k in ("version", "per_class", "seed")}
+    counted = counted_conditions(rec, suite, bars["ood"].get("earlier", {}))
+    if counted is None:
+        described = {k: rec["ood"].get(k) for k in suite}
+        failed.append(f"ood suite {described} is not the one the floors are for")
+        return failed
+    for name, floor in bars["ood"]["floors"].items():
+        if name not in counted and rec["ood"]["version"] == suite["version"]:
+            failed.append(f"ood {name} not measured")
+        elif name in counted:
+            c, n = rec["ood"]["correct"][name], rec["ood"]["total"][name]
             if not c / n >= floor:
                 failed.append(f"ood {name} {100 * c / n:.1f}%")
     return failed
@@ -411,9 +461,11 @@ def measure(
     suite_description: dict,
     baseline_correct: int,
     arithmetic_class: str | None = None,
+    plain_suite=None,
 ) -> dict:
     """The evidence record of the checkpoint at ``path``: the test set, one-pixel shifts
-    and the prepared out-of-distribution ``suite``, measured as the gate measures them.
+    and the prepared out-of-distribution ``suite`` (and ``plain_suite``, the same pictures
+    through the plain preprocessing), measured as the gate measures them.
     ``arithmetic_class`` defaults to the class the checkpoint's precision has on this
     machine under this process's ISA limits (record where you trained)."""
     from mnist_model import gate, ood
@@ -447,6 +499,9 @@ def measure(
         baseline_correct=baseline_correct,
         ood=ood.counts(suite, ood.predictions(model, suite)),
         ood_suite=suite_description,
+        plain=None
+        if plain_suite is None
+        else ood.counts(plain_suite, ood.predictions(model, plain_suite)),
     )
 
 

@@ -180,11 +180,27 @@ COMMAND_FLAGS: dict[str, tuple[str, tuple]] = {
         "accuracy of a checkpoint on the out-of-distribution digit suite, per condition",
         (
             DATA_DIR,
-            CHECKPOINT,
+            (
+                "--checkpoint",
+                {
+                    "type": Path,
+                    "action": "append",
+                    "required": True,
+                    "help": "a model.pt to score (required); repeat it to average over models",
+                },
+            ),
             ("--per-class", {"type": int, "help": "pictures of each digit per condition (100)"}),
             (
                 "--seed",
                 {"type": int, "default": 0, "help": "the suite's seed (default: 0, the gate's)"},
+            ),
+            (
+                "--ablate",
+                {
+                    **ON,
+                    "help": "also score the default preprocessing with each of its steps "
+                    "switched off, one column each (the ablation table)",
+                },
             ),
             ("--json", {**ON, "help": "print the accuracies as JSON"}),
         ),

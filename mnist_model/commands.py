@@ -294,28 +294,35 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_ood(args: argparse.Namespace) -> int:
+    """Score checkpoints on the suite through the default and the plain preprocessing
+    (with --ablate, also through the default without each step); several checkpoints are
+    averaged, condition by condition."""
     from mnist_model import ood, thresholds
     from mnist_model.checkpoint import load_checkpoint
     from mnist_model.data import load_split, resolve_data_root
+    from mnist_model.preprocess import STEPS
 
     per_class = _positive("--per-class", args.per_class) or ood.PER_CLASS
-    model, _ = load_checkpoint(args.checkpoint)
+    models = [load_checkpoint(path)[0] for path in args.checkpoint]
     root = resolve_data_root(args.data_dir)
     test_x, test_y = load_split(root, train=False)
-    scores = {
-        preprocessing: ood.run_suite(
-            model,
+    names = ["default", *(f"without-{s}" for s in STEPS if args.ablate), "plain"]
+    scores = {}
+    for name in names:
+        suite = ood.prepare(
             test_x,
             test_y,
             per_class=per_class,
             seed=args.seed,
             cache_dir=ood.cache_dir(root),
-            preprocessing=preprocessing,
+            preprocessing=name,
         )
-        for preprocessing in ("default", "plain")
-    }
+        each = [ood.score(model, suite) for model in models]
+        scores[name] = {c: sum(s[c] for s in each) / len(each) for c in suite.names}
     if args.json:
-        print(json.dumps({**scores["default"], "plain": scores["plain"]}))
+        print(json.dumps({**scores["default"], **{n: scores[n] for n in names[1:]}}))
+    elif args.ablate:
+        print(ood.columns_text(scores))
     else:
         print(ood.table_text(scores["default"], thresholds.ood_floors(), plain=scores["plain"]))
     return 0
@@ -324,7 +331,7 @@ def cmd_ood(args: argparse.Namespace) -> int:
 def cmd_thresholds(args: argparse.Namespace) -> int:
     """record: checkpoints -> evidence files; derive: evidence -> thresholds file;
     check: evidence against a thresholds file (exit 1 if a model fails a floor)."""
-    from mnist_model import calibration, thresholds
+    from mnist_model import calibration, ood, thresholds
     from mnist_model.atomic import atomic_write_json
 
     if args.action == "record":
@@ -334,7 +341,10 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
         if args.out is None:
             raise MnistModelError("thresholds derive needs --out FILE")
         data = calibration.derive(
-            records, suite=_ood_suite_description(), evidence_folder=_shown(args.paths)
+            records,
+            suite=_ood_suite_description(),
+            evidence_folder=_shown(args.paths),
+            earlier=ood.EARLIER,
         )
         atomic_write_json(args.out, calibration.rounded(data))
         print(thresholds.floors_text(data))
@@ -364,7 +374,7 @@ def _ood_suite_description() -> dict:
 
 
 def _record_evidence(args: argparse.Namespace) -> int:
-    from mnist_model import calibration, gate, ood
+    from mnist_model import calibration, gate
     from mnist_model.atomic import atomic_write_json
     from mnist_model.data import load_split, resolve_data_root
 
@@ -372,13 +382,8 @@ def _record_evidence(args: argparse.Namespace) -> int:
         raise MnistModelError("thresholds record needs --out FOLDER")
     root = resolve_data_root(args.data_dir)
     train_xy, test_xy = (load_split(root, train=t) for t in (True, False))
-    described = _ood_suite_description()
-    suite = ood.prepare(
-        *test_xy,
-        per_class=described["per_class"],
-        seed=described["seed"],
-        cache_dir=ood.cache_dir(root),
-    )
+    suite, described = _suite_for(root, test_xy)
+    plain, _ = _suite_for(root, test_xy, preprocessing="plain")
     baseline = gate.linear_baseline_correct(train_xy, test_xy)
     for path in args.paths:
         rec = calibration.measure(
@@ -388,6 +393,7 @@ def _record_evidence(args: argparse.Namespace) -> int:
             suite_description=described,
             baseline_correct=baseline,
             arithmetic_class=args.arithmetic_class,
+            plain_suite=plain,
         )
         model = rec["model"]
         out = args.out / f"{model['arithmetic_class']}-seed{model['seed']}.json"
@@ -396,8 +402,9 @@ def _record_evidence(args: argparse.Namespace) -> int:
     return 0
 
 
-def _suite_for(root, test_xy):
-    """The prepared out-of-distribution suite the gate judges, and its description."""
+def _suite_for(root, test_xy, preprocessing: str = "default"):
+    """The prepared out-of-distribution suite the gate judges (through ``preprocessing``),
+    and its description."""
     from mnist_model import ood
 
     described = _ood_suite_description()
@@ -406,6 +413,7 @@ def _suite_for(root, test_xy):
         per_class=described["per_class"],
         seed=described["seed"],
         cache_dir=ood.cache_dir(root),
+        preprocessing=preprocessing,
     )
     return suite, described
 

@@ -93,3 +93,41 @@ def core_failures(
     if parameters is not None and not parameters < bars["parameter_budget"]:
         failed.append(f"{parameters:,} parameters, budget fewer than {bars['parameter_budget']:,}")
     return failed
+
+
+def against_plain(
+    default_right,
+    plain_right,
+    condition,
+    names: tuple[str, ...],
+    *,
+    tolerance: float,
+    alpha: float,
+    purposes: tuple[str, ...] = (),
+) -> dict[str, dict]:
+    """predict's preprocessing against the plain one, condition by condition, on the same
+    pictures (boolean arrays: which pictures each got right; ``condition`` indexes
+    ``names``). Per condition: the paired difference (default - plain) and its exact
+    confidence bounds at one-sided level ``alpha`` / the number of conditions (Bonferroni),
+    and ``failed``: the default is surely worse than plain by more than ``tolerance`` (the
+    upper bound below -tolerance), or, on one of ``purposes`` (the conditions a step of the
+    default exists for), it got no more pictures right than plain."""
+    from mnist_model.stats import paired_difference_interval
+
+    level = 1 - 2 * alpha / len(names)
+    verdicts = {}
+    for index, name in enumerate(names):
+        here = condition == index
+        mine, plain, n = default_right[here], plain_right[here], int(here.sum())
+        low, high = paired_difference_interval(
+            int((plain & ~mine).sum()), int((mine & ~plain).sum()), n, level
+        )
+        difference = (int(mine.sum()) - int(plain.sum())) / n
+        failed = None
+        if high < -tolerance:
+            failed = f"{name}: {100 * difference:+.1f} points against plain, surely below "
+            failed += f"-{100 * tolerance:g}"
+        elif name in purposes and difference <= 0:
+            failed = f"{name}: {100 * difference:+.1f} points against plain where it should win"
+        verdicts[name] = {"difference": difference, "low": low, "high": high, "failed": failed}
+    return verdicts

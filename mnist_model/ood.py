@@ -35,10 +35,18 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 log = logging.getLogger(__name__)
 
-SUITE_VERSION = 2
-"""2: 18 conditions (version 1's 25, with the ones that measured the same thing merged) of
-1,000 pictures each. A new version changes what the floors in thresholds.json mean: they
-are derived again from recorded evidence (``mnist-model thresholds derive``)."""
+SUITE_VERSION = 3
+"""3: version 2's 18 conditions, picture for picture the same, and six that look like what
+people feed ``predict`` (count-grid captures, blocky strokes, other typefaces at low
+resolution, a slight perspective, a neighbouring digit's edge, dark ruled lines); 1,000
+pictures each.
+2: 18 conditions (version 1's 25, with the ones that measured the same thing merged). A
+new version changes what the floors in thresholds.json mean: they are derived again from
+recorded evidence (``mnist-model thresholds derive``)."""
+VERSION_2 = 18
+"""Version 3 begins with version 2's conditions, unchanged: their counts in an evidence
+record of version 2 are counts of version 3 (``tests/unit/test_ood.py`` holds their
+pictures' checksum)."""
 PER_CLASS = 100
 """Pictures of each digit per condition in the suite the acceptance gate judges (1,000 a
 condition: one picture is 0.1 point, and the binomial noise of a condition near 80 % is
@@ -57,6 +65,18 @@ FONTS = (
     "cmss10.ttf",
 )
 """Typefaces of the printed-digit condition (bundled with matplotlib, so always present)."""
+OTHER_FONTS = (
+    "Aileron",  # Pillow's own typeface (ImageFont.load_default): not matplotlib's
+    "cmtt10.ttf",
+    "cmb10.ttf",
+    "STIXGeneralBol.ttf",
+    "STIXGeneralItalic.ttf",
+    "DejaVuSansMono-Bold.ttf",
+    "DejaVuSerif-BoldItalic.ttf",
+)
+"""Typefaces of the other-typefaces condition: none of them in ``FONTS``. They are the ones
+every installation has (Pillow's and matplotlib's), so the suite is the same on every
+machine; a system font would make it depend on what the machine happens to have."""
 
 Transform = Callable[[Image.Image, np.random.Generator], Image.Image]
 
@@ -68,6 +88,10 @@ class Condition:
     transform: Transform
     printed: bool = False
     """Start from a digit rendered in a font instead of an MNIST test digit."""
+    small_print: bool = False
+    """Start from a digit printed small in one of ``OTHER_FONTS`` and enlarged."""
+    neighbour: bool = False
+    """Put part of another test digit (the neighbour on the line) into the frame."""
 
 
 def _paper(digit: np.ndarray) -> Image.Image:
@@ -90,6 +114,42 @@ def _rendered(digit: int, rng: np.random.Generator) -> Image.Image:
     y = (CANVAS - (bottom - top)) // 2 - top + int(rng.integers(-6, 7))
     draw.text((x, y), str(digit), fill=0, font=face)
     return image
+
+
+def _small_print(digit: int, rng: np.random.Generator) -> Image.Image:
+    """A digit printed small (16-32 pixels) in one of ``OTHER_FONTS`` and enlarged to the
+    canvas bilinearly: its anti-aliased edges become wide, faint ramps."""
+    import matplotlib
+
+    side = int(rng.integers(16, 33))
+    name = OTHER_FONTS[int(rng.integers(len(OTHER_FONTS)))]
+    size = max(8, round(side * rng.uniform(0.6, 0.85)))
+    if name == "Aileron":
+        face = ImageFont.load_default(size=size)
+    else:
+        path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name
+        face = ImageFont.truetype(str(path), size=size)
+    image = Image.new("L", (side, side), 255)
+    draw = ImageDraw.Draw(image)
+    left, top, right, bottom = draw.textbbox((0, 0), str(digit), font=face)
+    x = (side - (right - left)) / 2 - left + rng.uniform(-1, 1)
+    y = (side - (bottom - top)) / 2 - top + rng.uniform(-1, 1)
+    draw.text((x, y), str(digit), fill=0, font=face)
+    return image.resize((CANVAS, CANVAS), Image.Resampling.BILINEAR)
+
+
+def _with_neighbour(image: Image.Image, other: Image.Image, rng: np.random.Generator):
+    """``image`` with the facing edge of ``other`` (the next digit on the line, 20-40 % of
+    its ink's width) at its left or right border, as a loose crop out of a row of digits."""
+    a, b = np.asarray(image), np.asarray(other)
+    cols = np.nonzero((b < 128).any(0))[0]
+    width = max(2, round((cols[-1] - cols[0] + 1) * rng.uniform(0.2, 0.4)))
+    out = a.copy()
+    if rng.random() < 0.5:  # the neighbour on the left: its right edge
+        out[:, :width] = np.minimum(a[:, :width], b[:, cols[-1] + 1 - width : cols[-1] + 1])
+    else:
+        out[:, -width:] = np.minimum(a[:, -width:], b[:, cols[0] : cols[0] + width])
+    return Image.fromarray(out)
 
 
 # --- the conditions: each takes the base picture (L, dark on white) -----------------------
@@ -187,6 +247,20 @@ def _squared(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     return Image.fromarray(np.uint8(a))
 
 
+def _dark_lines(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A notebook's ruling as a scan sees it: two-pixel lines of grey 80-150, 14-26 pixels
+    apart, across the page (a grid of them one time in three)."""
+    a = np.asarray(image, dtype=np.float64).copy()
+    level, spacing = rng.uniform(80, 150), int(rng.integers(14, 27))
+    start = int(rng.integers(0, spacing))
+    grid = rng.random() < 1 / 3
+    for y in range(start, CANVAS, spacing):
+        a[y : y + 2] = np.minimum(a[y : y + 2], level)
+        if grid:
+            a[:, y : y + 2] = np.minimum(a[:, y : y + 2], level)
+    return Image.fromarray(np.uint8(a))
+
+
 def _placed(size: int, scale: float, where: str) -> Transform:
     """The digit scaled by ``scale`` on a ``size`` canvas, centred or in a random corner."""
 
@@ -233,6 +307,69 @@ def _aspect(wide: bool) -> Transform:
 def _inverted(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     """Light ink on dark paper (chalk on a board, a screen in dark mode)."""
     return Image.fromarray(255 - np.asarray(image))
+
+
+def _bitmap(image: Image.Image, side: int, fill: float, threshold: int) -> np.ndarray:
+    """The digit's ink on a ``side`` x ``side`` grid of bits, framed tightly: its longer
+    side ``fill`` of the grid, centred (True: ink)."""
+    a = np.asarray(image)
+    rows, cols = np.nonzero((a < 128).any(1))[0], np.nonzero((a < 128).any(0))[0]
+    crop = Image.fromarray(a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    scale = fill * side / max(crop.size)
+    size = (max(1, round(crop.size[0] * scale)), max(1, round(crop.size[1] * scale)))
+    frame = Image.new("L", (side, side), 255)
+    frame.paste(
+        crop.resize(size, Image.Resampling.BOX), ((side - size[0]) // 2, (side - size[1]) // 2)
+    )
+    return np.asarray(frame) < threshold
+
+
+def _count_grid(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A coarse capture in which each pixel is a count: the digit as a 32x32 bitmap, each
+    4x4 (an 8x8 grid, counts 0-16) or 2x2 block (16x16, counts 0-4) counted, the counts
+    shown as grey and enlarged (nearest or bilinear), as optical-digit datasets were made."""
+    cells = (8, 16)[int(rng.integers(2))]
+    bits = _bitmap(image, 32, rng.uniform(0.85, 1.0), 128)
+    block = 32 // cells
+    counts = bits.reshape(cells, block, cells, block).sum((1, 3))
+    grey = Image.fromarray(np.uint8(np.rint(255 - counts * (255 / block**2))))
+    resample = (Image.Resampling.NEAREST, Image.Resampling.BILINEAR)[int(rng.integers(2))]
+    return grey.resize((CANVAS, CANVAS), resample)
+
+
+def _blocky(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Thick, blocky strokes: the digit on a coarse grid of bits (10-14 cells), every
+    stroke grown by a cell right and down, enlarged with hard edges."""
+    side = int(rng.integers(10, 15))
+    bits = _bitmap(image, side, rng.uniform(0.7, 0.9), 200)
+    grown = bits.copy()
+    grown[1:] |= bits[:-1]
+    grown[:, 1:] |= grown[:, :-1].copy()
+    grey = Image.fromarray(np.where(grown, 0, 255).astype(np.uint8))
+    return grey.resize((CANVAS, CANVAS), Image.Resampling.NEAREST)
+
+
+def _perspective(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Photographed at a slight angle: each corner of the page moved by up to 12 % of the
+    side, the picture warped projectively (paper fills what the page does not cover)."""
+    side = CANVAS
+    target = np.array([(0, 0), (side, 0), (side, side), (0, side)], dtype=np.float64)
+    source = target + rng.uniform(-0.12, 0.12, (4, 2)) * side
+    # PERSPECTIVE maps an output pixel (x, y) to the input ((a x + b y + c) / (g x + h y
+    # + 1), (d x + e y + f) / (g x + h y + 1)): eight unknowns from four corners.
+    rows = []
+    for (x, y), (u, v) in zip(target, source, strict=True):
+        rows.append(([x, y, 1, 0, 0, 0, -u * x, -u * y], u))
+        rows.append(([0, 0, 0, x, y, 1, -v * x, -v * y], v))
+    matrix, rhs = np.array([r for r, _ in rows]), np.array([b for _, b in rows])
+    coefficients = tuple(float(c) for c in np.linalg.solve(matrix, rhs))
+    return image.transform(
+        (side, side),
+        Image.Transform.PERSPECTIVE,
+        coefficients,
+        Image.Resampling.BILINEAR,
+        fillcolor=255,
+    )
 
 
 def _unchanged(image: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -298,12 +435,32 @@ CONDITIONS: tuple[Condition, ...] = (
     ),
     Condition("light_on_dark", "light ink on dark paper", _inverted),
     Condition("printed", "digits printed in nine typefaces", _unchanged, printed=True),
+    # version 3
+    Condition("count_grid", "an 8x8 or 16x16 grid of ink counts, enlarged", _count_grid),
+    Condition("blocky_strokes", "thick strokes on a coarse grid of bits, enlarged", _blocky),
+    Condition(
+        "other_typefaces",
+        "printed small in seven other typefaces, enlarged (anti-aliased edges)",
+        _unchanged,
+        small_print=True,
+    ),
+    Condition("perspective", "photographed at a slight angle", _perspective),
+    Condition(
+        "neighbour_edge",
+        "the edge of the next digit on the line in the frame",
+        _unchanged,
+        neighbour=True,
+    ),
+    Condition("dark_lines", "dark, dense ruled lines or a grid of them", _dark_lines),
 )
 """Every condition of the suite, by name, in report order. Version 1 had 25; the merged
 ones (12 and 16 px captures, grey and coloured paper, ruled and squared paper, small and
 off-centre placement, wide and tall) measured the same behaviour twice, each with its own
 floor and its own chance of a false alarm."""
 NAMES = tuple(c.name for c in CONDITIONS)
+EARLIER = {2: NAMES[:VERSION_2]}
+"""The conditions each earlier suite version shares with this one, picture for picture:
+an evidence record of that version counts for them (``calibration.derive``)."""
 
 
 def chosen_digits(test_labels: torch.Tensor, per_class: int, seed: int) -> list[int]:
@@ -341,7 +498,14 @@ def _pictures(condition: Condition, digits, seed: int) -> tuple[list[Image.Image
     local = np.random.default_rng([seed, key])
     images, labels = [], []
     for digit, label in digits:
-        base = _rendered(label, local) if condition.printed else _paper(digit)
+        if condition.printed:
+            base = _rendered(label, local)
+        elif condition.small_print:
+            base = _small_print(label, local)
+        else:
+            base = _paper(digit)
+        if condition.neighbour:
+            base = _with_neighbour(base, _paper(digits[int(local.integers(len(digits)))][0]), local)
         images.append(condition.transform(base, local))
         labels.append(label)
     return images, labels
@@ -370,10 +534,10 @@ class PreparedSuite:
 
 def _prepare_condition(job: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One condition's pictures, generated and preprocessed (runs in a worker process)."""
-    from mnist_model.preprocess import PREPROCESSINGS, ImageError
+    from mnist_model.preprocess import ImageError, named
 
     name, digits, seed, preprocessing = job
-    to_mnist_array = PREPROCESSINGS[preprocessing]
+    to_mnist_array = named(preprocessing)
     images, labels = _pictures(CONDITIONS[NAMES.index(name)], digits, seed)
     arrays = np.zeros((len(images), 28, 28), dtype=np.uint8)
     refused = np.zeros(len(images), dtype=bool)
@@ -462,7 +626,8 @@ def prepare(
 ) -> PreparedSuite:
     """The suite in MNIST form: generated and preprocessed, condition by condition, in
     ``workers`` processes (default: one per core, at most one per condition), through
-    ``preprocessing`` (``preprocess.PREPROCESSINGS``: predict's default, or plain). With
+    ``preprocessing`` (``preprocess.named``: predict's default, plain, or the default
+    without one step). With
     ``cache_dir``, the result is kept there under ``cache_key`` (with a checksum) and
     read back on the next call instead of being prepared again."""
     names = tuple(c.name for c in conditions)
@@ -575,4 +740,25 @@ def table_text(
     mean = sum(accuracies.values()) / max(1, len(accuracies))
     tail = f"{'':>17}{100 * sum(plain.values()) / max(1, len(plain)):7.2f}%" if plain else ""
     lines.append(f"{'mean':<20}{100 * mean:8.2f}%{tail}")
+    return "\n".join(lines)
+
+
+def columns_text(columns: dict[str, dict[str, float]]) -> str:
+    """One line per condition, one column per preprocessing (``{name: accuracies}``, as
+    ``mnist-model ood --ablate`` prints them), then the means."""
+    names = list(columns)
+    widths = [max(8, len(n) + 1) for n in names]
+    head = "".join(f"{n:>{w}}" for n, w in zip(names, widths, strict=True))
+    lines = [f"{'condition':<20}{head}"]
+    for condition in next(iter(columns.values())):
+        cells = "".join(
+            f"{100 * columns[n][condition]:>{w - 1}.1f}%"
+            for n, w in zip(names, widths, strict=True)
+        )
+        lines.append(f"{condition:<20}{cells}")
+    means = "".join(
+        f"{100 * sum(columns[n].values()) / len(columns[n]):>{w - 1}.2f}%"
+        for n, w in zip(names, widths, strict=True)
+    )
+    lines.append(f"{'mean':<20}{means}")
     return "\n".join(lines)

@@ -27,6 +27,8 @@ form (``in_mnist_form``: every MNIST digit is) is left as it is.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from PIL import Image, ImageFilter
 
@@ -54,9 +56,36 @@ class ImageError(MnistModelError):
     """An image that cannot be read or holds no digit."""
 
 
-def to_mnist_array(image) -> np.ndarray:
+STEPS = ("polarity", "lighting", "denoise", "mask", "ruling", "contrast", "lanczos")
+"""The default pipeline's steps that ``to_mnist_array(without=...)`` can switch off, for the
+ablation (``mnist-model ood --ablate``). Off, each falls back to what the plain baseline
+does: the border's median alone decides the polarity; ink is darkening relative to the
+lightest grey of the whole picture, not the local paper; no 3x3 median; every pixel above
+``PLAIN_INK`` is the digit's (no Otsu mask, no faint ink grown from it); no ruling
+removal; ink stretched to its maximum, not to its strokes' 99th percentile; the fit
+resizes bilinearly instead of with Lanczos."""
+
+
+PURPOSES = {
+    "polarity": ("shadow",),
+    "lighting": ("lighting_gradient", "shadow"),
+    "denoise": ("sensor_noise",),
+    "mask": ("sensor_noise", "lighting_gradient", "lined_paper"),
+    "ruling": ("dark_lines",),
+    "contrast": ("lowres_8_bilinear", "thin_pen"),
+    "lanczos": ("lowres_8_bilinear", "thin_pen", "other_typefaces"),
+}
+"""The suite's conditions (``mnist_model.ood``) each step exists for: where switching it
+off costs the most (docs/recipe.md, the ablation). On these, predict's preprocessing must
+beat the plain one (tests/acceptance/test_never_worse_than_plain.py)."""
+
+
+def to_mnist_array(image, *, without: frozenset[str] = frozenset()) -> np.ndarray:
     """Any PIL image, 2-D array or tensor -> uint8 (28, 28), white digit on black, centred.
-    A picture already in that form (``in_mnist_form``) is returned as it is."""
+    A picture already in that form (``in_mnist_form``) is returned as it is. ``without``
+    names steps (``STEPS``) to switch off."""
+    if not without <= set(STEPS):
+        raise ValueError(f"unknown preprocessing steps {sorted(without - set(STEPS))}")
     grey = grey_array(image)
     if grey.size == 0 or min(grey.shape) < 1:
         raise ImageError("empty image")
@@ -74,33 +103,63 @@ def to_mnist_array(image) -> np.ndarray:
     low, high = smooth.min(), smooth.max()
     if high - low < MIN_CONTRAST:
         raise ImageError("blank image: no digit stands out from the background")
-    ink = _ink_of_paper(grey, low, high)
-    if min(ink.shape) >= DENOISE_SIDE:  # a 3x3 median: camera noise goes, strokes stay
-        ink = np.asarray(
+    mapping = _global_ink if "lighting" in without else ink_map
+    if "polarity" in without:
+        light_paper = np.median(_border(grey)) > (grey.min() + grey.max()) / 2
+        ink = mapping(grey if light_paper else 255.0 - grey)
+    else:
+        ink = _ink_of_paper(grey, low, high, mapping)
+    if min(ink.shape) >= DENOISE_SIDE and "denoise" not in without:
+        ink = np.asarray(  # a 3x3 median: camera noise goes, strokes stay
             Image.fromarray(np.float32(ink), mode="F").filter(ImageFilter.MedianFilter(3)),
             dtype=np.float64,
         )
-    mask = ink_mask(ink)
-    # The digit's faint parts (and ruling): above the noise of the paper far from the mask.
-    near = _dilated(mask, max(1, min(ink.shape) // 8))
-    far = ~near
-    noise = float(np.percentile(ink[far], 99)) if far.any() else 0.0
-    faint = ink > max(FAINT, noise)
-    ruling = _ruling(faint)
+    ink = _digit_ink(ink, without)
+    support = ink > 0.2
+    rows, cols = np.nonzero(support.any(1))[0], np.nonzero(support.any(0))[0]
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    resample = Image.Resampling.BILINEAR if "lanczos" in without else Image.Resampling.LANCZOS
+    return _fit(crop * 255.0, resample)
+
+
+def _digit_ink(ink: np.ndarray, without: frozenset[str]) -> np.ndarray:
+    """The digit's ink alone, its strokes stretched to full white (1.0)."""
+    if "mask" in without:
+        mask = ink > PLAIN_INK * ink.max()
+        near, faint = np.ones_like(mask), ink > FAINT
+    else:
+        mask = ink_mask(ink)
+        # The digit's faint parts (and ruling): above the noise of the paper far from it.
+        near = _dilated(mask, max(1, min(ink.shape) // 8))
+        noise = float(np.percentile(ink[~near], 99)) if (~near).any() else 0.0
+        faint = ink > max(FAINT, noise)
+    ruling = np.zeros_like(mask) if "ruling" in without else _ruling(faint)
     mask &= ~ruling
-    strong = float(np.percentile(ink[mask], 99)) if mask.any() else 0.0
+    if "contrast" in without:
+        strong = float(ink[mask].max()) if mask.any() else 0.0
+    else:
+        strong = float(np.percentile(ink[mask], 99)) if mask.any() else 0.0
     if strong * 255 < MIN_CONTRAST:
         raise ImageError("blank image: no digit stands out from the background")
+    if "mask" in without:
+        return np.clip(np.where(ruling, 0.0, ink) / strong, 0.0, 1.0)
     # Only the digit's ink counts: its mask, and faint ink near it (within an eighth of
     # the picture); paper texture, noise and ruling elsewhere go black. Then the strokes'
     # ink is stretched to full white.
     connected = mask | (faint & ~ruling & near)
     ink = np.where(_dilated(connected, max(1, min(ink.shape) // 28)), ink, 0.0)
-    ink = np.clip(ink / strong, 0.0, 1.0)
-    support = ink > 0.2
-    rows, cols = np.nonzero(support.any(1))[0], np.nonzero(support.any(0))[0]
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    return _fit(crop * 255.0)
+    return np.clip(ink / strong, 0.0, 1.0)
+
+
+def _border(grey: np.ndarray) -> np.ndarray:
+    return np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+
+
+def _global_ink(grey: np.ndarray) -> np.ndarray:
+    """Dark-on-light grey levels -> ink in [0, 1], relative to the picture's lightest grey
+    (one paper brightness for the whole picture: no lighting correction)."""
+    low, high = grey.min(), grey.max()
+    return np.clip((high - grey) / max(high - low, 1.0), 0.0, 1.0)
 
 
 def in_mnist_form(grey: np.ndarray) -> bool:
@@ -119,7 +178,7 @@ def in_mnist_form(grey: np.ndarray) -> bool:
     return 19 <= side <= 20 and offset <= 1.0
 
 
-def _ink_of_paper(grey: np.ndarray, low: float, high: float) -> np.ndarray:
+def _ink_of_paper(grey: np.ndarray, low: float, high: float, mapping=None) -> np.ndarray:
     """The ink map in the right polarity (paper lighter or darker than the ink).
 
     Paper covers most of a picture's border and of the picture, so the border's median
@@ -127,13 +186,14 @@ def _ink_of_paper(grey: np.ndarray, low: float, high: float) -> np.ndarray:
     middle. Where neither does (a shadow or a gradient over the page), both polarities are
     mapped: the wrong one takes paper for ink, so it finds far more ink than the right one
     (a shadow). If neither finds clearly more, each of 4x4 tiles with contrast votes
-    by its own median, where the lighting is about even (a gradient)."""
+    by its own median, where the lighting is about even (a gradient). ``mapping`` turns
+    dark-on-light grey into ink (default ``ink_map``)."""
+    mapping = mapping or ink_map
     middle = (low + high) / 2
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    for median in (float(np.median(border)), float(np.median(grey))):
+    for median in (float(np.median(_border(grey))), float(np.median(grey))):
         if abs(median - middle) > 0.25 * (high - low):
-            return ink_map(grey if median > middle else 255.0 - grey)
-    light, dark = ink_map(grey), ink_map(255.0 - grey)
+            return mapping(grey if median > middle else 255.0 - grey)
+    light, dark = mapping(grey), mapping(255.0 - grey)
     if max(light.mean(), dark.mean()) > CLEARLY_MORE * min(light.mean(), dark.mean()):
         return light if light.mean() < dark.mean() else dark
     votes = 0.0
@@ -310,8 +370,7 @@ def plain_mnist_array(image) -> np.ndarray:
         raise ImageError("empty image")
     if in_mnist_form(grey):
         return np.uint8(np.clip(np.rint(grey), 0, 255))
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    if np.median(border) > (grey.min() + grey.max()) / 2:  # light paper: make it dark
+    if np.median(_border(grey)) > (grey.min() + grey.max()) / 2:  # light paper: make it dark
         grey = 255.0 - grey
     low, high = grey.min(), grey.max()
     if high - low < MIN_CONTRAST:
@@ -324,3 +383,14 @@ def plain_mnist_array(image) -> np.ndarray:
 
 PREPROCESSINGS = {"default": to_mnist_array, "plain": plain_mnist_array}
 """``predict --preprocess NAME``: the default pipeline and the plain baseline."""
+
+
+def named(name: str):
+    """The preprocessing called ``name``: one of ``PREPROCESSINGS``, or ``without-STEP``
+    (the default with one of ``STEPS`` switched off, for the ablation)."""
+    if name in PREPROCESSINGS:
+        return PREPROCESSINGS[name]
+    step = name.removeprefix("without-")
+    if step == name or step not in STEPS:
+        raise ValueError(f"unknown preprocessing {name!r}")
+    return partial(to_mnist_array, without=frozenset({step}))

@@ -15,10 +15,11 @@ from pathlib import Path
 from mnist_model.errors import MnistModelError
 
 PATH = Path(str(resources.files("mnist_model").joinpath("thresholds.json")))
-SCHEMA = 4
+SCHEMA = 5
 """3: ``ood``, the out-of-distribution suite's floor per condition; 4: every floor derived
 from evidence (``derivation``), ``png_points_lost``, the suite's ``version``, and the
-champion/challenger gate's numbers (``compare``)."""
+champion/challenger gate's numbers (``compare``); 5: ``plain_points_lost`` and
+``ood.earlier`` (the conditions an earlier suite version's evidence counts for)."""
 REQUIRED_KEYS = frozenset(
     {
         "schema",
@@ -32,6 +33,7 @@ REQUIRED_KEYS = frozenset(
         "min_baseline_accuracy",
         "shift_agreement",
         "png_points_lost",
+        "plain_points_lost",
         "ood",
         "derivation",
         "compare",

@@ -139,3 +139,23 @@ def test_predict_with_the_plain_preprocessing(checkpoint, small_training, tmp_pa
     expected = predict(model, [plain_mnist_array(Image.open(path))])[0]
     assert row["digit"] == expected.digit
     assert row["probability"] == pytest.approx(expected.probability, rel=1e-5)
+
+
+def test_ood_ablate_scores_each_step_switched_off(checkpoint, mnist_root, tmp_path) -> None:
+    from mnist_model.ood import NAMES
+    from mnist_model.preprocess import STEPS
+
+    data = tmp_path / "data"  # the suite's preparations are cached beside the data
+    (data / "MNIST").symlink_to(Path(mnist_root) / "MNIST")
+    argv = ("ood", "--checkpoint", str(checkpoint), "--checkpoint", str(checkpoint))
+    argv += ("--per-class", "1", "--data-dir", str(data), "--ablate")
+    proc = run_cli(*argv, "--json")
+    assert proc.returncode == 0, proc.stderr
+    scores = json.loads(proc.stdout)
+    columns = ["plain", *(f"without-{step}" for step in STEPS)]
+    assert set(scores) == set(NAMES) | set(columns)
+    assert all(set(scores[c]) == set(NAMES) for c in columns)
+    assert all(0 <= v <= 1 for c in columns for v in scores[c].values())
+    table = run_cli(*argv).stdout.splitlines()
+    assert table[0].split() == ["condition", "default", *columns[1:], "plain"]
+    assert [row.split()[0] for row in table[1:]] == [*NAMES, "mean"]

@@ -30,7 +30,9 @@ def evidence(folder: str) -> list[dict]:
 def test_the_shipped_floors_are_what_the_derivation_computes() -> None:
     # Run from the repository root, as `mnist-model thresholds derive` is documented.
     derived = calibration.rounded(
-        calibration.derive(evidence(CALIBRATION), suite=SUITE, evidence_folder=CALIBRATION)
+        calibration.derive(
+            evidence(CALIBRATION), suite=SUITE, evidence_folder=CALIBRATION, earlier=ood.EARLIER
+        )
     )
     shipped = json.loads(thresholds.PATH.read_text())
     edited = {
@@ -121,6 +123,38 @@ def test_derived_floors_sit_below_the_evidence_and_promises_bind_from_below() ->
     assert data["derivation"]["per_check_false_alarm"] == pytest.approx(0.01 / len(detail))
     for record in records:
         assert calibration.judge(record, data) == []
+
+
+def _of_versions(new: int, old: int) -> list[dict]:
+    """``new`` records of this suite that measured conditions a and b, then ``old`` of
+    version 2, which had only a."""
+    records = synthetic([9950, 9948, 9955, 9951, 9949, 9953, 9946, 9952, 9950, 9947][: new + old])
+    for i, rec in enumerate(records):
+        if i < new:
+            rec["ood"] = {**SUITE, "correct": {"a": 900 + i % 7, "b": 700 + i}, "total": {}}
+            rec["ood"]["total"] = {"a": 1000, "b": 1000}
+        else:
+            rec["ood"] = {**rec["ood"], "version": 2}
+    return records
+
+
+def test_an_earlier_suites_records_count_for_the_conditions_it_shares() -> None:
+    records = _of_versions(5, 5)
+    data = calibration.derive(records, suite=SUITE, evidence_folder="x", earlier={2: ["a"]})
+    detail = data["derivation"]["checks_detail"]
+    assert (detail["ood/a"]["models"], detail["ood/b"]["models"]) == (10, 5)
+    assert data["ood"]["earlier"] == {"2": ["a"]}
+    assert set(data["compare"]["max_net_loss"]) >= {"ood a", "ood b"}
+    # version 2 is judged on a alone; this version's record must have measured b too
+    assert calibration.judge(records[-1], data) == []
+    missing = copy.deepcopy(records[0])
+    del missing["ood"]["correct"]["b"], missing["ood"]["total"]["b"]
+    assert calibration.judge(missing, data) == ["ood b not measured"]
+    # without the statement that version 2's a is this suite's a, they are not evidence
+    with pytest.raises(calibration.CalibrationError, match="suite"):
+        calibration.derive(records, suite=SUITE, evidence_folder="x")
+    with pytest.raises(calibration.CalibrationError, match="ood/b: 4 evidence models"):
+        calibration.derive(_of_versions(4, 5), suite=SUITE, evidence_folder="x", earlier={2: ["a"]})
 
 
 def test_judge_names_each_failed_check() -> None:

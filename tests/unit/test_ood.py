@@ -3,6 +3,8 @@ the same digits, pictures of the kinds predict accepts, and scored per condition
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 import torch
@@ -30,7 +32,8 @@ def test_every_condition_with_per_class_pictures_of_each_digit(digits) -> None:
         assert all(isinstance(image, Image.Image) for image in images), name
         assert all(image.mode in ("L", "RGB") for image in images), name
     # the handwritten conditions share their digits: the same labels in the same order
-    orders = {tuple(labels) for name, (_, labels) in suite.items() if name != "printed"}
+    printed = {c.name for c in ood.CONDITIONS if c.printed or c.small_print}
+    orders = {tuple(labels) for name, (_, labels) in suite.items() if name not in printed}
     assert len(orders) == 1
 
 
@@ -50,6 +53,49 @@ def test_the_same_seed_gives_the_same_pictures(digits) -> None:
     # a condition's pictures do not depend on which other conditions are generated
     full = ood.generate(*digits, per_class=1, seed=3)
     assert same(full["sensor_noise"][0], one["sensor_noise"][0])
+
+
+VERSION_2_PICTURES = "b6b2a00923e232b26d46add636c2ddc82c4545b5fa82abb6c0190792a8add780"
+"""sha256 of suite version 2's pictures of the bar digits (per_class 2, seed 0), computed
+with version 2's code (commit 70d1dee). Version 3 must draw them picture for picture the
+same: version 2's evidence counts for those conditions (``ood.EARLIER``)."""
+
+
+def _pictures_digest(suite) -> str:
+    digest = hashlib.sha256()
+    for name, (images, _) in suite.items():
+        digest.update(name.encode())
+        for image in images:
+            digest.update(f"{image.mode}{image.size}".encode() + image.tobytes())
+    return digest.hexdigest()
+
+
+def test_version_2s_conditions_are_picture_for_picture_unchanged(digits) -> None:
+    assert ood.EARLIER == {2: ood.NAMES[: ood.VERSION_2]}
+    kept = ood.CONDITIONS[: ood.VERSION_2]
+    assert _pictures_digest(ood.generate(*digits, per_class=2, conditions=kept)) == (
+        VERSION_2_PICTURES
+    ), "a version-2 condition changed: its evidence no longer counts (ood.EARLIER)"
+
+
+def test_the_version_3_conditions_look_like_what_they_name(digits) -> None:
+    new = ood.CONDITIONS[ood.VERSION_2 :]
+    suite = {
+        name: images
+        for name, (images, _) in ood.generate(*digits, per_class=2, conditions=new).items()
+    }
+    arrays = {name: [np.asarray(i) for i in images] for name, images in suite.items()}
+    for name, pictures in arrays.items():
+        assert all(a.shape == (ood.CANVAS, ood.CANVAS) and a.min() < 128 for a in pictures), name
+    # hard-edged bits; counts (at most 17 levels where enlarged without interpolation)
+    assert all(set(np.unique(a)) <= {0, 255} for a in arrays["blocky_strokes"])
+    assert any(len(np.unique(a)) <= 17 for a in arrays["count_grid"])
+    # printed small and enlarged: wide anti-aliased ramps between ink and paper
+    assert all(((a > 30) & (a < 225)).mean() > 0.05 for a in arrays["other_typefaces"])
+    # ruled lines that cross the whole page
+    assert all(((a <= 150).mean(1) == 1).any() for a in arrays["dark_lines"])
+    # a neighbour's edge at the left or right border
+    assert all(a[:, :3].min() < 128 or a[:, -3:].min() < 128 for a in arrays["neighbour_edge"])
 
 
 SOME = tuple(c for c in ood.CONDITIONS if c.name in ("clean", "shadow"))

@@ -9,7 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from mnist_model.preprocess import ImageError, ink_map, otsu_threshold, to_mnist_array
+from mnist_model.preprocess import (
+    STEPS,
+    ImageError,
+    ink_map,
+    named,
+    otsu_threshold,
+    plain_mnist_array,
+    to_mnist_array,
+)
 
 
 def page(size: int = 112) -> np.ndarray:
@@ -139,3 +147,47 @@ def test_the_plain_preprocessing_inverts_crops_fits_and_centres() -> None:
     assert np.array_equal(plain_mnist_array(mnist_like()), mnist_like())
     with pytest.raises(ImageError):
         plain_mnist_array(np.full((40, 40), 128.0))
+
+
+# --- the ablation's switches ---------------------------------------------------------------
+def _where_each_step_acts() -> dict[str, np.ndarray]:
+    """A picture on which switching off each step changes the digit it returns."""
+    shaded = page()
+    shaded[:, :50] *= 0.45
+    half_shaded = page()
+    half_shaded[:, :60] *= 0.45  # the border's median is the shadow's: ambiguous
+    ruled = page()
+    for row in (5, 6):  # two-pixel grey lines, 16 apart
+        ruled[row::16] = np.minimum(ruled[row::16], 120)
+    noisy = np.clip(page() + np.random.default_rng(0).normal(0, 40, (112, 112)), 0, 255)
+    faint = page()
+    faint[60:100, 20:30] = 200  # a faint mark apart from the digit
+    grey_ink = np.where(page() < 128, 120.0, 255.0)
+    grey_ink[40:43, 36:39] = 0  # one dark speck in grey strokes
+    return {
+        "polarity": half_shaded,
+        "lighting": shaded,
+        "denoise": noisy,
+        "mask": faint,
+        "ruling": ruled,
+        "contrast": grey_ink,
+        "lanczos": page(),
+    }
+
+
+@pytest.mark.parametrize("step", sorted(STEPS))
+def test_switching_a_step_off_changes_the_digit_where_that_step_acts(step) -> None:
+    picture = _where_each_step_acts()[step]
+    without = named(f"without-{step}")
+    assert not np.array_equal(without(picture), to_mnist_array(picture))
+
+
+def test_the_named_preprocessings() -> None:
+    assert named("default") is to_mnist_array
+    assert named("plain") is plain_mnist_array
+    assert np.array_equal(named("without-ruling")(page()), CLEAN)  # nothing to remove
+    for unknown in ("without-everything", "fancy", "without-"):
+        with pytest.raises(ValueError, match="unknown preprocessing"):
+            named(unknown)
+    with pytest.raises(ValueError, match="unknown preprocessing steps"):
+        to_mnist_array(page(), without=frozenset({"colour"}))
