@@ -356,6 +356,9 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
         failed = calibration.judge(rec, bars)
         failing += bool(failed)
         verdict = "pass" if not failed else "FAIL: " + "; ".join(failed)
+        if rec["ood"]["version"] != bars["ood"]["version"]:
+            shared = len(set(bars["ood"]["earlier"].get(str(rec["ood"]["version"]), ())))
+            verdict += f" (suite version {rec['ood']['version']}: its {shared} conditions)"
         accuracy = 100 * rec["test"]["correct"] / rec["test"]["total"]
         print(f"{rec['file']:<28} {accuracy:6.2f}%  {verdict}")
     print(calibration.class_table(records))

@@ -4,9 +4,10 @@
 people on other paper, printed digits, low-resolution captures, bad lighting. This module
 generates such images locally and reproducibly (a seed; no download) from held-out
 material only, the MNIST *test* digits and digits rendered from fonts that ship with
-matplotlib, and scores a model on them through ``predict``'s own preprocessing, one
-accuracy per named condition (the CheckList idea: a change that should not matter, such
-as the paper's colour, must not change the answer).
+matplotlib and Pillow, and scores a model on them through ``predict``'s own preprocessing
+(or the plain one, or the default without one step), one accuracy per named condition
+(the CheckList idea: a change that should not matter, such as the paper's colour, must
+not change the answer).
 
 Every condition starts from the same kind of base picture, dark ink on white paper at
 about 4x MNIST's resolution, and changes one thing about it.
@@ -53,6 +54,8 @@ condition: one picture is 0.1 point, and the binomial noise of a condition near 
 1.3 points, not version 1's 1.8)."""
 CANVAS = 112
 """Side of a base picture: the 28x28 field at 4x."""
+SMALL_PER_CLASS = 20
+"""A suite of fewer pictures of each digit per condition is prepared in one process."""
 FONTS = (
     "DejaVuSans.ttf",
     "DejaVuSans-Bold.ttf",
@@ -643,7 +646,10 @@ def prepare(
     chosen = chosen_digits(test_labels, per_class, seed)
     digits = [(test_images[i].cpu().numpy(), int(test_labels[i])) for i in chosen]
     jobs = [(name, digits, seed, preprocessing) for name in names]
-    workers = min(len(jobs), workers or os.cpu_count() or 1)
+    # A worker costs about two seconds to start (it imports numpy, Pillow and torch): a
+    # small suite is prepared faster in this process.
+    default = (os.cpu_count() or 1) if per_class >= SMALL_PER_CLASS else 1
+    workers = min(len(jobs), workers or default)
     parts = None
     if workers > 1:
         # spawn: the workers use numpy and Pillow only, and a fork of a process whose

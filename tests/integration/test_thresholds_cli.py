@@ -85,5 +85,6 @@ def test_record_measures_a_checkpoint_as_the_gate_does(small_training, tmp_path,
     assert model["checkpoint_sha256"] == calibration.sha256_file(path)
     assert record["test"]["total"] == 10_000 == sum(record["test"]["per_class_total"])
     assert set(record["ood"]["correct"]) == set(thresholds.ood_floors())
+    assert set(record["ood"]["plain_correct"]) == set(record["ood"]["correct"])
     # a one-epoch model on 6,000 images is no good model: the gate's judgement says so
     assert calibration.judge(record, thresholds.load())

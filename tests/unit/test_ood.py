@@ -181,3 +181,14 @@ def test_the_plain_suite_is_prepared_and_cached_apart(digits, tmp_path) -> None:
     assert len(list(tmp_path.glob("*.npz"))) == 2
     assert np.array_equal(default.labels, plain.labels)
     assert not np.array_equal(default.arrays, plain.arrays)
+
+
+def test_the_ablation_table_has_a_column_per_preprocessing() -> None:
+    columns = {
+        "default": {"clean": 0.99, "shadow": 0.8},
+        "without-mask": {"clean": 0.5, "shadow": 0.25},
+    }
+    lines = ood.columns_text(columns).splitlines()
+    assert lines[0].split() == ["condition", "default", "without-mask"]
+    assert lines[1].split() == ["clean", "99.0%", "50.0%"]
+    assert lines[-1].split() == ["mean", "89.50%", "37.50%"]
