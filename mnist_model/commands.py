@@ -357,7 +357,7 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
         failing += bool(failed)
         verdict = "pass" if not failed else "FAIL: " + "; ".join(failed)
         if rec["ood"]["version"] != bars["ood"]["version"]:
-            shared = len(set(bars["ood"]["earlier"].get(str(rec["ood"]["version"]), ())))
+            shared = len(bars["ood"]["earlier"].get(str(rec["ood"]["version"]), ()))
             verdict += f" (suite version {rec['ood']['version']}: its {shared} conditions)"
         accuracy = 100 * rec["test"]["correct"] / rec["test"]["total"]
         print(f"{rec['file']:<28} {accuracy:6.2f}%  {verdict}")

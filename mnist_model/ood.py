@@ -103,13 +103,19 @@ def _paper(digit: np.ndarray) -> Image.Image:
     return image
 
 
-def _rendered(digit: int, rng: np.random.Generator) -> Image.Image:
-    """A digit printed in a random bundled font, dark on white, filling about 60 %."""
+def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
+    """A typeface of ``FONTS`` or ``OTHER_FONTS`` (matplotlib's files, Pillow's Aileron)."""
+    if name == "Aileron":
+        return ImageFont.load_default(size=size)
     import matplotlib
 
+    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name), size)
+
+
+def _rendered(digit: int, rng: np.random.Generator) -> Image.Image:
+    """A digit printed in a random bundled font, dark on white, filling about 60 %."""
     font = FONTS[int(rng.integers(len(FONTS)))]
-    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / font
-    face = ImageFont.truetype(str(path), size=int(rng.integers(60, 80)))
+    face = _font(font, int(rng.integers(60, 80)))
     image = Image.new("L", (CANVAS, CANVAS), 255)
     draw = ImageDraw.Draw(image)
     left, top, right, bottom = draw.textbbox((0, 0), str(digit), font=face)
@@ -122,16 +128,9 @@ def _rendered(digit: int, rng: np.random.Generator) -> Image.Image:
 def _small_print(digit: int, rng: np.random.Generator) -> Image.Image:
     """A digit printed small (16-32 pixels) in one of ``OTHER_FONTS`` and enlarged to the
     canvas bilinearly: its anti-aliased edges become wide, faint ramps."""
-    import matplotlib
-
     side = int(rng.integers(16, 33))
     name = OTHER_FONTS[int(rng.integers(len(OTHER_FONTS)))]
-    size = max(8, round(side * rng.uniform(0.6, 0.85)))
-    if name == "Aileron":
-        face = ImageFont.load_default(size=size)
-    else:
-        path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name
-        face = ImageFont.truetype(str(path), size=size)
+    face = _font(name, max(8, round(side * rng.uniform(0.6, 0.85))))
     image = Image.new("L", (side, side), 255)
     draw = ImageDraw.Draw(image)
     left, top, right, bottom = draw.textbbox((0, 0), str(digit), font=face)
