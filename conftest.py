@@ -1,6 +1,6 @@
 """Suite-wide pytest setup: options, hypothesis profiles, RNG/thread hygiene, shared fixtures.
 
-The acceptance options are a plugin of the package (mnist_model/pytest_plugin.py).
+The acceptance options are a plugin of the package (mnist_model/gate/plugin.py).
 """
 
 from __future__ import annotations
@@ -62,18 +62,18 @@ if TESTS not in sys.path:
 
 
 # --- options ---------------------------------------------------------------------------
-# --checkpoint, --seeds and --seeds-out come from mnist_model.pytest_plugin, which the
+# --checkpoint, --seeds and --seeds-out come from mnist_model.gate.plugin, which the
 # package registers as a pytest11 entry point (so pytest knows them before it reads the
 # command line). Named here as well for a checkout run without installing the package;
 # pytest loads a plugin once under that name.
-pytest_plugins = ("mnist_model.pytest_plugin",)
+pytest_plugins = ("mnist_model.gate.plugin",)
 
 
 _OWN_CACHE = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # The arithmetic cache (mnist_model.autotune) of a test session is its own, so tests
+    # The arithmetic cache (mnist_model.run.autotune) of a test session is its own, so tests
     # neither read a choice measured outside them nor leave one in the user's cache; the
     # CLI subprocesses inherit it and measure once per session, not once per command.
     if not os.environ.get("MNIST_MODEL_CACHE"):
@@ -244,7 +244,7 @@ class SmallTraining:
 def small_training(mnist_splits, small_train_config) -> SmallTraining:
     """The short run, trained once per session (it is the costliest fixture)."""
     from mnist_model.config import Machine
-    from mnist_model.runner import run_recipe
+    from mnist_model.run.runner import run_recipe
 
     train_x, train_y = (t[:SMALL_TRAIN_SIZE] for t in mnist_splits["train"])
     test_x, test_y = (t[:SMALL_TEST_SIZE] for t in mnist_splits["test"])

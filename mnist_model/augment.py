@@ -14,7 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from mnist_model.data.load import MNIST_MEAN, MNIST_STD
+from mnist_model.model import MNIST_MEAN, MNIST_STD
 
 BACKGROUND = -MNIST_MEAN / MNIST_STD
 """Value of a black (0) pixel after normalisation: what the warp fills in at the edges."""

@@ -181,8 +181,8 @@ def check_weights(state_dict: dict, model: MnistNet, path) -> None:
 
 def _check_output(model: MnistNet, path) -> None:
     """The model's logits on a fixed probe batch (blank and random pictures) are finite."""
-    from mnist_model.data.load import normalize
     from mnist_model.evaluate import predict_logits
+    from mnist_model.model import normalize
 
     probe = torch.randint(
         0, 256, (8, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)

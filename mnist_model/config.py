@@ -4,7 +4,7 @@
 reference, whose results (seeds, spread, arithmetic class) are in the README and
 docs/recipe.md. ``Machine`` holds what a run may change without changing what it trains
 (device, threads, the arithmetic asked for), and ``Arithmetic`` the precision and layout
-a run actually computes in once ``auto`` is resolved (``mnist_model.autotune``).
+a run actually computes in once ``auto`` is resolved (``mnist_model.run.autotune``).
 
 Each field's docstring is its meaning; ``mnist-model train --help`` shows it.
 """
@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import platform
 from dataclasses import asdict, dataclass, field, fields
 
 PRECISION_CHOICES = ("auto", "bf16", "fp32")
@@ -277,3 +279,73 @@ PRESETS: dict[str, TrainConfig] = {
 """Named starting points for ``mnist-model train --preset NAME``; flags override them.
 ``fast``: 10 epochs, the first 3 at 20x20 (under half the default's loop), peak lr 0.3,
 decay 5e-4 on every parameter. A smoke-test recipe: it may miss the 99.4 % bar (README)."""
+
+
+# --- where this process computes -------------------------------------------------------
+def cpu_model() -> str:
+    """The CPU's model name, as /proc/cpuinfo gives it (else what platform knows)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+ONEDNN_ISAS = (
+    "SSE41",
+    "AVX",
+    "AVX2",
+    "AVX2_VNNI",
+    "AVX2_VNNI_2",
+    "AVX512_CORE",
+    "AVX512_CORE_VNNI",
+    "AVX512_CORE_BF16",
+    "AVX10_1_512",
+    "AVX512_CORE_FP16",
+    "AVX10_1_512_AMX",
+    "AVX512_CORE_AMX",
+    "AVX10_1_512_AMX_FP16",
+    "AVX512_CORE_AMX_FP16",
+    "ALL",
+)
+"""oneDNN's ``ONEDNN_MAX_CPU_ISA`` values, from the least to the most capable."""
+
+
+def cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def arithmetic_class(precision: str, device: str = "cpu") -> str:
+    """The arithmetic class a run of ``precision`` computes in on this machine, as this
+    process's ISA limits leave it: the same seed gives the same bits only within one.
+
+    ``bf16-amx`` (oneDNN's AMX tiles), ``bf16-avx512bf16`` (AVX-512 BF16 instructions),
+    ``bf16-emulated``, ``fp32-avx512``, ``fp32-avx2``, or ``<precision>-cuda``."""
+    if str(device).startswith("cuda"):
+        return f"{precision}-cuda"
+    flags = cpu_flags()
+    limit = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    rank = ONEDNN_ISAS.index(limit) if limit in ONEDNN_ISAS else len(ONEDNN_ISAS)
+
+    def allowed(isa: str, flag: str) -> bool:
+        return rank >= ONEDNN_ISAS.index(isa) and flag in flags
+
+    if precision == "bf16":
+        if allowed("AVX10_1_512_AMX", "amx_bf16"):
+            return "bf16-amx"
+        return "bf16-avx512bf16" if allowed("AVX512_CORE_BF16", "avx512_bf16") else "bf16-emulated"
+    import torch
+
+    aten = torch.backends.cpu.get_cpu_capability()
+    avx512 = allowed("AVX512_CORE", "avx512f") and aten.startswith("AVX512")
+    return "fp32-avx512" if avx512 else "fp32-avx2"

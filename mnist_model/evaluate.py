@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mnist_model.data.load import normalize
 from mnist_model.inference import inference_form
+from mnist_model.model import normalize
 
 
 @dataclass(frozen=True)

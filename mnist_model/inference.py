@@ -17,6 +17,9 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from mnist_model.model import ConvBlock, MnistNet, check_input
 
+LOGIT_ATOL = 1e-4
+"""How far the folded inference form's logits may be from the eager model's."""
+
 
 class ChannelSign(nn.Module):
     """Multiply each channel by +1 or -1 (what is left of a BatchNorm with negative scale)."""

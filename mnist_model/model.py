@@ -24,6 +24,29 @@ LOW_RES_SIZE = 20
 it is fully convolutional with a global average pool, and 20 -> 10 -> 5 keeps both
 pools exact. Evaluation and prediction (eval mode) take 28x28 only."""
 
+MNIST_MEAN = 0.1307
+"""Mean of the training pixels scaled to [0, 1] (the customary MNIST constant)."""
+MNIST_STD = 0.3081
+"""Standard deviation of the training pixels scaled to [0, 1]."""
+
+
+def normalize(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``(N, 28, 28)`` or ``(N, 1, 28, 28)`` -> float32 ``(N, 1, 28, 28)``.
+
+    Computes ``(x / 255 - MNIST_MEAN) / MNIST_STD``. Non-uint8 input is refused because a
+    float tensor here almost always means it was already normalised once.
+    """
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8:
+        kind = images.dtype if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"normalize expects a uint8 tensor, got {kind}")
+    if images.dim() == 3:
+        images = images.unsqueeze(1)
+    if images.dim() != 4 or images.shape[1] != 1:
+        raise ValueError(
+            f"normalize expects (N, 28, 28) or (N, 1, 28, 28), got {tuple(images.shape)}"
+        )
+    return (images.to(torch.float32) / 255.0 - MNIST_MEAN) / MNIST_STD
+
 
 class ConvBlock(nn.Sequential):
     """Convolution (no bias: BatchNorm supplies it) -> [2x2 max-pool] -> BatchNorm -> ReLU.
@@ -92,7 +115,7 @@ def check_input(x: torch.Tensor, *, low_res: bool = False, finite: bool = True) 
     if not x.is_floating_point():
         raise ValueError(
             f"expected a floating-point input (normalised images), got dtype {x.dtype}; "
-            "use mnist_model.data.normalize on uint8 images"
+            "use mnist_model.model.normalize on uint8 images"
         )
     # One summing pass first: a NaN or an infinity makes the sum non-finite, so a finite
     # sum proves the batch clean. isfinite(x).all() alone takes four passes, 1-3 % of a

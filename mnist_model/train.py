@@ -8,9 +8,9 @@ every draw, so on the CPU the same seed reproduces the same weights bit for bit 
 one arithmetic class.
 
 ``train()`` takes resolved settings (the arithmetic already chosen, see
-``mnist_model.autotune``) and reports through ``Hooks``; writing files, progress bars and
-resuming from a file are the caller's (``mnist_model.runner``). Under torchrun a
-``Replicas`` object from ``mnist_model.distributed`` splits each batch across processes.
+``mnist_model.run.autotune``) and reports through ``Hooks``; writing files, progress bars and
+resuming from a file are the caller's (``mnist_model.run.runner``). Under torchrun a
+``Replicas`` object from ``mnist_model.run.distributed`` splits each batch across processes.
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ import torch.nn.functional as F
 
 from mnist_model.augment import random_affine
 from mnist_model.config import FLOAT32, Arithmetic, ModelConfig, TrainConfig
-from mnist_model.data.load import normalize
 from mnist_model.errors import TrainingError
 from mnist_model.evaluate import EvalResult, evaluate
-from mnist_model.model import IMAGE_SHAPE, LOW_RES_SIZE, MnistNet
+from mnist_model.model import IMAGE_SHAPE, LOW_RES_SIZE, MnistNet, normalize
 from mnist_model.optim import NesterovSGD, WeightAverage, one_cycle_lr
 
 log = logging.getLogger(__name__)

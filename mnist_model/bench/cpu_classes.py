@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from mnist_model import bars
+from mnist_model.bench import targets as bars
 
 CPU_CLASSES: dict[str, dict[str, str]] = {
     "native": {},
@@ -42,10 +42,11 @@ def measure_class(root: str, images: int, repeats: int) -> dict:
     """In this process (whose CPU class the environment set): time every candidate."""
     import torch
 
-    from mnist_model.autotune import choose
     from mnist_model.bench import measure
     from mnist_model.config import Machine, TrainConfig
-    from mnist_model.data.load import load_split, normalize
+    from mnist_model.data.load import load_split
+    from mnist_model.model import normalize
+    from mnist_model.run.autotune import choose
 
     train_xy = load_split(root, train=True)
     test_xy = load_split(root, train=False)

@@ -14,7 +14,6 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from mnist_model import thresholds
 from mnist_model.bench.reference import (
     REFERENCE_BATCH,
     REFERENCE_EPOCHS,
@@ -24,12 +23,12 @@ from mnist_model.bench.reference import (
     reference_optimizer,
 )
 from mnist_model.config import Machine, TrainConfig
-from mnist_model.data.load import normalize
 from mnist_model.evaluate import evaluate
+from mnist_model.gate import thresholds
 from mnist_model.inference import fold_for_inference
-from mnist_model.model import MnistNet
-from mnist_model.runner import run_recipe
-from mnist_model.timing import interleaved_medians
+from mnist_model.model import MnistNet, normalize
+from mnist_model.run.runner import run_recipe
+from mnist_model.run.timing import interleaved_medians
 from mnist_model.train import Hooks
 
 ONE_EPOCH = (TrainConfig(epochs=1), Machine())

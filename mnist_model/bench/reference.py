@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mnist_model.data import MNIST_MEAN, MNIST_STD
+from mnist_model.model import MNIST_MEAN, MNIST_STD
 
 REFERENCE_EPOCHS = 20
 REFERENCE_BATCH = 64

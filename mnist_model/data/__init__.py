@@ -1,9 +1,9 @@
 """MNIST data: locate, acquire, verify and load the four canonical IDX files.
 
-Reading (``mnist_model.data.load``: IDX files to tensors, ``normalize``) is what training
+Reading (``mnist_model.data.load``: IDX files to tensors) is what training
 needs; acquisition (torchvision's downloader, the PyPI fallback and its restricted
 unpickler) is not, so this package imports none of its modules until a name is asked
-for: ``from mnist_model.data import normalize`` loads the reader only. Importing it does
+for: ``from mnist_model.data import load_split`` loads the reader only. Importing it does
 nothing else: no folders are created, no downloads start.
 """
 
@@ -25,10 +25,7 @@ _HOMES = {
     "RAW_FILES": "layout",
     "raw_dir": "layout",
     "resolve_data_root": "layout",
-    "MNIST_MEAN": "load",
-    "MNIST_STD": "load",
     "load_split": "load",
-    "normalize": "load",
     "PypiWheelSource": "pypi_source",
     "Source": "source",
     "TorchvisionSource": "torchvision_source",

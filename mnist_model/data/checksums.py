@@ -8,6 +8,7 @@ Messages are one line each so the CLI can print them as-is.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,11 +30,27 @@ def md5_bytes(data: bytes) -> str:
 
 def md5_file(path: str | os.PathLike[str]) -> str:
     """MD5 hex digest of a file, read in 1 MiB chunks so memory stays flat."""
-    digest = hashlib.md5(usedforsecurity=False)
+    return _file_digest(path, hashlib.md5(usedforsecurity=False))
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """SHA-256 hex digest of a file (a checkpoint's identity, the PyPI wheel's pin)."""
+    return _file_digest(path, hashlib.sha256())
+
+
+def _file_digest(path: str | os.PathLike[str], digest):
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def json_sha256(obj: object, *, without: str | None = None) -> str:
+    """SHA-256 of a JSON object's canonical text (sorted keys), leaving out the key
+    ``without`` (where a record keeps its own seal): what seals a record against edits."""
+    if without is not None:
+        obj = {k: v for k, v in obj.items() if k != without}
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Load a verified split as tensors, and the normalisation every model input goes through."""
+"""Load a verified split as tensors (the normalisation is the model's: ``model.normalize``)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,6 @@ from mnist_model.data.checksums import verify
 from mnist_model.data.idx import parse_idx
 from mnist_model.data.layout import RAW_FILES, raw_dir
 from mnist_model.errors import DataError
-
-MNIST_MEAN = 0.1307
-"""Mean of the training pixels scaled to [0, 1] (the customary MNIST constant)."""
-MNIST_STD = 0.3081
-"""Standard deviation of the training pixels scaled to [0, 1]."""
 
 
 def load_split(
@@ -54,21 +49,3 @@ def load_split(
         raise DataError(f"{folder / label_name}: label {int(labels.max())} is not a digit")
     # copy: the parsed arrays view immutable bytes, which torch.from_numpy would warn about
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
-
-
-def normalize(images: torch.Tensor) -> torch.Tensor:
-    """uint8 ``(N, 28, 28)`` or ``(N, 1, 28, 28)`` -> float32 ``(N, 1, 28, 28)``.
-
-    Computes ``(x / 255 - MNIST_MEAN) / MNIST_STD``. Non-uint8 input is refused because a
-    float tensor here almost always means it was already normalised once.
-    """
-    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8:
-        kind = images.dtype if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"normalize expects a uint8 tensor, got {kind}")
-    if images.dim() == 3:
-        images = images.unsqueeze(1)
-    if images.dim() != 4 or images.shape[1] != 1:
-        raise ValueError(
-            f"normalize expects (N, 28, 28) or (N, 1, 28, 28), got {tuple(images.shape)}"
-        )
-    return (images.to(torch.float32) / 255.0 - MNIST_MEAN) / MNIST_STD

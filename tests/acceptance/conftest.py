@@ -1,9 +1,11 @@
-"""Acceptance fixtures: the model under judgement, its test-set results and the bar.
+"""Acceptance fixtures: the model under judgement and the gate's verdict on it.
 
 The model is the checkpoint given with ``--checkpoint PATH`` (CI passes the one its train
 step wrote) or, without it, the default recipe trained here in-process on the full data.
-A bad path or file is an error, never a skip: an acceptance run that judged nothing must
-not look green.
+The verdict is ``mnist_model.gate.verdict.judge`` on everything the gate measures
+(``measure.gate_record``), the engine ``mnist-model gate`` prints: each acceptance test
+asserts one of its checks, so the two cannot disagree. A bad path or file is an error,
+never a skip: an acceptance run that judged nothing must not look green.
 """
 
 from __future__ import annotations
@@ -13,15 +15,15 @@ import os
 import pytest
 
 TABLE_KEY = pytest.StashKey[str]()
-NOTES_KEY = pytest.StashKey[list]()
+VERDICT_KEY = pytest.StashKey[object]()
 COMPARISON_KEY = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")
 def thresholds() -> dict:
-    """The versioned golden file (``mnist_model.thresholds``: the report and the plots read
-    the same one); missing or malformed fails every acceptance test."""
-    from mnist_model import thresholds
+    """The versioned golden file (``mnist_model.gate.thresholds``: the report and the plots
+    read the same one); missing or malformed fails every acceptance test."""
+    from mnist_model.gate import thresholds
 
     try:
         return thresholds.load()
@@ -46,7 +48,7 @@ def accepted_model(request, mnist_splits, tmp_path_factory):
     import dataclasses
 
     from mnist_model.config import Machine, TrainConfig
-    from mnist_model.runner import run_recipe
+    from mnist_model.run.runner import run_recipe
 
     config = TrainConfig()
     run = run_recipe(config, Machine(), mnist_splits["train"], mnist_splits["test"])
@@ -68,77 +70,77 @@ def test_set(mnist_splits):
 
 
 @pytest.fixture(scope="session")
-def ood_suite(mnist_root, test_set, thresholds):
-    """The out-of-distribution suite in MNIST form, prepared once per machine and kept
-    next to the MNIST files (``mnist_model.ood.prepare``)."""
-    from mnist_model import ood
+def gate_inputs(mnist_root, mnist_splits):
+    """The suite through both preprocessings and the pixel regression, prepared once
+    (``mnist_model.gate.inputs``, as the command line prepares them)."""
+    from mnist_model.gate.inputs import gate_inputs
 
-    suite = thresholds["ood"]
-    return ood.prepare(
-        *test_set,
-        per_class=suite["per_class"],
-        seed=suite["seed"],
-        cache_dir=ood.cache_dir(mnist_root),
-    )
+    return gate_inputs(mnist_root, mnist_splits["train"], mnist_splits["test"])
 
 
 @pytest.fixture(scope="session")
-def test_result(accepted_model, test_set):
-    from mnist_model.evaluate import evaluate
+def gate_record(accepted_model, gate_inputs) -> dict:
+    from mnist_model.gate.measure import gate_record
 
     model, _ = accepted_model
-    return evaluate(model, *test_set)
+    return gate_record(model, gate_inputs)
 
 
 @pytest.fixture(scope="session")
-def comparison(request, accepted_model, test_set, ood_suite, thresholds):
-    """(the paired comparison with ``--baseline``, what makes the candidate worse)."""
-    from pathlib import Path
-
-    from mnist_model import compare
-    from mnist_model.checkpoint import load_checkpoint
+def comparison(request, accepted_model, gate_inputs):
+    """The paired comparison with ``--baseline`` (None without it)."""
     from mnist_model.errors import MnistModelError
+    from mnist_model.gate import paired
+    from mnist_model.gate.paired import accepted_predictions
 
+    path = request.config.getoption("--baseline")
+    if path is None:
+        return None
     model, _ = accepted_model
-    path = Path(request.config.getoption("--baseline"))
-    labels = test_set[1].numpy()
-    suite = {k: thresholds["ood"][k] for k in ("version", "per_class", "seed")}
     try:
-        if path.suffix == ".pt":
-            baseline = compare.predictions_of(load_checkpoint(path)[0], test_set[0], ood_suite)
-        else:
-            _, *baseline = compare.load_record(
-                path, test_labels=labels, ood_labels=ood_suite.labels, ood_suite=suite
-            )
+        baseline = accepted_predictions(path, gate_inputs)
     except MnistModelError as exc:
         pytest.fail(f"--baseline: {exc}", pytrace=False)
-    result = compare.compare(
-        tuple(baseline),
-        compare.predictions_of(model, test_set[0], ood_suite),
-        test_labels=labels,
-        ood_labels=ood_suite.labels,
-        ood_condition=ood_suite.condition,
-        ood_names=ood_suite.names,
-    )
-    failed = compare.judge(result, thresholds)
-    text = f"baseline: {path}\n" + compare.comparison_text(result, failed)
-    request.config.stash[COMPARISON_KEY] = text
-    return result, failed
+    return paired.compare_models(baseline, model, gate_inputs)
 
 
 @pytest.fixture(scope="session")
-def per_class_table(request, accepted_model, test_result) -> str:
-    """The per-class report, also shown in the terminal summary (so it is in CI logs)."""
-    from mnist_model.stats import wilson_interval
+def verdict(request, gate_record, comparison, thresholds):
+    """The gate's verdict (``verdict.judge``), also printed in the terminal summary."""
+    from mnist_model.gate import paired
+    from mnist_model.gate.verdict import judge
 
-    _, origin = accepted_model
-    low, high = wilson_interval(test_result.correct, test_result.total)
+    result = judge(gate_record, thresholds, comparison=comparison)
+    request.config.stash[VERDICT_KEY] = result
+    if comparison is not None:
+        reasons = [c.reason for c in result.failed if c.name.startswith("paired")]
+        text = paired.comparison_text(comparison, reasons)
+        request.config.stash[COMPARISON_KEY] = (
+            f"baseline: {request.config.getoption('--baseline')}\n{text}"
+        )
+    return result
+
+
+@pytest.fixture(scope="session")
+def test_result(gate_record):
+    return gate_record["test"]
+
+
+@pytest.fixture(scope="session")
+def per_class_table(request, accepted_model, test_set) -> str:
+    """The per-class report, also shown in the terminal summary (so it is in CI logs)."""
+    from mnist_model.evaluate import evaluate
+    from mnist_model.gate.stats import wilson_interval
+
+    model, origin = accepted_model
+    result = evaluate(model, *test_set)
+    low, high = wilson_interval(result.correct, result.total)
     lines = [
         f"model: {origin}",
-        f"overall: {test_result.correct}/{test_result.total} = "
-        f"{100 * test_result.accuracy:.2f}% (95 % {100 * low:.2f}-{100 * high:.2f}), "
-        f"loss {test_result.loss:.4f}",
-        _with_intervals(test_result),
+        f"overall: {result.correct}/{result.total} = "
+        f"{100 * result.accuracy:.2f}% (95 % {100 * low:.2f}-{100 * high:.2f}), "
+        f"loss {result.loss:.4f}",
+        _with_intervals(result),
     ]
     table = "\n".join(lines)
     request.config.stash[TABLE_KEY] = table
@@ -147,7 +149,7 @@ def per_class_table(request, accepted_model, test_result) -> str:
 
 def _with_intervals(result) -> str:
     """The per-class table with each accuracy's 95 % Wilson interval appended."""
-    from mnist_model.stats import wilson_interval
+    from mnist_model.gate.stats import wilson_interval
 
     rows = result.per_class_text().splitlines()
     lines = [rows[0] + "  95 % interval"]
@@ -157,41 +159,39 @@ def _with_intervals(result) -> str:
     return "\n".join(lines)
 
 
-@pytest.fixture
-def note(request):
-    """note(text): a line for the acceptance summary (measured values, pass or fail)."""
-    return request.config.stash.setdefault(NOTES_KEY, []).append
-
-
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     table = config.stash.get(TABLE_KEY, None)
-    notes = config.stash.get(NOTES_KEY, [])
-    if table is None and not notes:
+    verdict = config.stash.get(VERDICT_KEY, None)
+    if table is None and verdict is None:
         return
     compared = config.stash.get(COMPARISON_KEY, None)
     if compared is None:
         compared = "baseline: none given (--baseline=FILE compares with an accepted model)"
-    terminalreporter.write_sep("=", "acceptance: per-class results")
-    for line in ([table] if table else []) + notes + [compared]:
+    terminalreporter.write_sep("=", "acceptance: the gate's verdict")
+    shown = [table] if table else []
+    shown += [verdict.text()] if verdict is not None else []
+    for line in shown + [compared]:
         terminalreporter.write_line(line)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:  # GitHub Actions shows this file on the run's page
         with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(step_summary(terminalreporter.stats, table, notes, compared))
+            fh.write(step_summary(terminalreporter.stats, table, verdict, compared))
 
 
-def step_summary(stats: dict, table: str | None, notes: list[str], compared: str = "") -> str:
-    """Markdown for the CI job summary: the verdict, each failed check, the table."""
+def step_summary(stats: dict, table: str | None, verdict=None, compared: str = "") -> str:
+    """Markdown for the CI job summary: the pytest outcome, each failed check of the
+    verdict, the per-class table and the verdict's table."""
     passed, failed = len(stats.get("passed", [])), len(stats.get("failed", []))
     failed += len(stats.get("error", []))
-    verdict = "PASSED" if failed == 0 and passed else "FAILED"
-    lines = [f"## Acceptance: {verdict} ({passed} passed, {failed} failed)", ""]
+    outcome = "PASSED" if failed == 0 and passed else "FAILED"
+    lines = [f"## Acceptance: {outcome} ({passed} passed, {failed} failed)", ""]
     for report in stats.get("failed", []) + stats.get("error", []):
         message = report.longreprtext.strip().splitlines()
         lines.append(f"- FAILED `{report.nodeid}`: {message[-1] if message else ''}")
     if table:
         lines += ["", "```", table, "```"]
-    lines += [f"- {note}" for note in notes]
+    if verdict is not None:
+        lines += ["", "```", verdict.text(), "```"]
     if compared:
         lines += ["", "```", compared, "```"]
     return "\n".join(lines) + "\n\n"

@@ -1,4 +1,4 @@
-"""One acceptance test per seed in multi-seed mode (``--seeds N``; see multiseed.py)."""
+"""One acceptance test per seed in multi-seed mode (``--seeds N``; see gate/plugin.py)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from mnist_model.atomic import atomic_write_json
 from mnist_model.checkpoint import load_checkpoint, save_checkpoint
 from mnist_model.config import Machine, TrainConfig
 from mnist_model.evaluate import evaluate
-from mnist_model.gate import core_failures
-from mnist_model.model import count_parameters
-from mnist_model.runner import run_recipe
-from mnist_model.sweep import SeedResult
+from mnist_model.gate.evidence import test_counts
+from mnist_model.gate.measure import architecture
+from mnist_model.gate.seeds import SeedResult
+from mnist_model.gate.verdict import CORE, judge
+from mnist_model.run.runner import run_recipe
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.multiseed]
 
@@ -44,15 +45,14 @@ def test_seed_reaches_the_bar(seed, mnist_splits, thresholds, request):
     )
     model, _ = load_checkpoint(saved)
     judged = evaluate(model, *mnist_splits["test"])
-    assert judged.total == thresholds["test_set_size"]
     result = SeedResult.from_eval(seed, judged, run.seconds)
     atomic_write_json(
         folder / f"seed{seed}.json", json.loads(json.dumps(dataclasses.asdict(result)))
     )
-    failures = core_failures(
-        judged.confusion.diagonal().tolist(),
-        judged.class_counts,
-        thresholds,
-        parameters=count_parameters(model),
-    )
-    assert not failures, f"seed {seed} ({saved}): " + "; ".join(failures)
+    record = {
+        "test": test_counts(judged),
+        "architecture": architecture(model, mnist_splits["test"][0]),
+    }
+    verdict = judge(record, thresholds).only(("test set size", *CORE))
+    assert len(verdict.checks) == len(CORE) + 1
+    assert verdict.passed, f"seed {seed} ({saved}): " + "; ".join(c.reason for c in verdict.failed)

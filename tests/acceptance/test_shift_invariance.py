@@ -5,21 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_model.gate import SHIFTS, shift_agreement
+from mnist_model.gate.measure import SHIFTS
 
 pytestmark = pytest.mark.acceptance
 
 
-@pytest.fixture(scope="module")
-def agreement(accepted_model, test_set) -> dict[str, int]:
-    model, _ = accepted_model
-    return shift_agreement(model, test_set[0])
-
-
 @pytest.mark.parametrize("direction", SHIFTS)
-def test_one_pixel_shift_keeps_predictions(
-    agreement, test_set, thresholds, direction, note
-) -> None:
-    fraction = agreement[direction] / len(test_set[0])
-    note(f"1-pixel shift {direction:<5}: {100 * fraction:.2f}% of predictions unchanged")
-    assert fraction >= thresholds["shift_agreement"], f"{direction}: {fraction:.4f}"
+def test_one_pixel_shift_keeps_predictions(verdict, direction) -> None:
+    assert verdict[f"shift {direction}"].passed, verdict[f"shift {direction}"].reason

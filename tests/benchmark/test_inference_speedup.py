@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist_model.bars import INFERENCE_SPEEDUP as SPEEDUP_BARS
-from mnist_model.bars import LOGIT_ATOL
 from mnist_model.bench.measure import inference_rates
+from mnist_model.bench.targets import INFERENCE_SPEEDUP as SPEEDUP_BARS
+from mnist_model.inference import LOGIT_ATOL
 from mnist_model.model import MnistNet
 
 pytestmark = pytest.mark.benchmark

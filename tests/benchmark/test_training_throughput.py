@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_model.bars import TRAINING_SPEEDUP
 from mnist_model.bench.measure import ours_trainer, reference_trainer, train_rates
 from mnist_model.bench.reference import REFERENCE_EPOCHS
+from mnist_model.bench.targets import TRAINING_SPEEDUP
 from mnist_model.config import Machine, TrainConfig
 
 pytestmark = pytest.mark.benchmark

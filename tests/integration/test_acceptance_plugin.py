@@ -100,7 +100,7 @@ def test_the_overall_bar_is_read_from_the_thresholds_file(untrained, tmp_path, a
     # exactly at the untrained model's accuracy passes it, one image above fails it. So
     # the suite judges by the file and nothing else (the report's side: tests/unit/
     # test_report.py).
-    from mnist_model import thresholds
+    from mnist_model.gate import thresholds
 
     outside, _, correct = untrained
     data = thresholds.load()

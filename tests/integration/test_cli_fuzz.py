@@ -22,8 +22,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from mnist_model import cli, commands
+from mnist_model import cli
 from mnist_model.checkpoint import load_checkpoint
+from mnist_model.cli import commands
 from mnist_model.config import LAYOUT_CHOICES, PRECISION_CHOICES
 from mnist_model.data import RAW_FILES
 

@@ -12,8 +12,8 @@ from PIL import Image
 
 from helpers.cli import run_cli
 from mnist_model.config import Machine
-from mnist_model.outputs import FILES, REPORT_KEYS, write_final_artifacts
 from mnist_model.predict import load_model, predict
+from mnist_model.run.outputs import FILES, REPORT_KEYS, write_final_artifacts
 
 pytestmark = pytest.mark.integration
 
@@ -124,7 +124,7 @@ def test_predict_refuses_a_checkpoint_that_is_not_one(tmp_path, small_training):
 
 
 def test_predict_with_the_plain_preprocessing(checkpoint, small_training, tmp_path) -> None:
-    from mnist_model.preprocess import plain_mnist_array
+    from mnist_model.predict.preprocess import plain_mnist_array
 
     image = small_training.test_x[0]
     path = _save_test_digit(image, tmp_path / "digit.png", invert=True, size=56)
@@ -142,8 +142,8 @@ def test_predict_with_the_plain_preprocessing(checkpoint, small_training, tmp_pa
 
 
 def test_ood_ablate_scores_each_step_switched_off(checkpoint, mnist_root, tmp_path) -> None:
-    from mnist_model.ood import NAMES
-    from mnist_model.preprocess import STEPS
+    from mnist_model.gate.ood import NAMES
+    from mnist_model.predict.preprocess import STEPS
 
     data = tmp_path / "data"  # the suite's preparations are cached beside the data
     data.mkdir()

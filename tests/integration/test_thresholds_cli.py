@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mnist_model import calibration, thresholds
 from mnist_model.checkpoint import save_checkpoint
 from mnist_model.cli import main
+from mnist_model.gate import floors as calibration
+from mnist_model.gate import thresholds
 
 pytestmark = pytest.mark.integration
 

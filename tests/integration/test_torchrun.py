@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from helpers.cli import short_train_flags
-from mnist_model.bars import TORCHRUN_ACCURACY_TOLERANCE
-from mnist_model.outputs import FILES
+from mnist_model.bench.targets import TORCHRUN_ACCURACY_TOLERANCE
+from mnist_model.run.outputs import FILES
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # real processes: the slow tier
 
@@ -40,7 +40,7 @@ def torchrun(nproc: int, out: Path, root: Path) -> subprocess.CompletedProcess:
 
 def test_two_process_training_matches_one_process(mnist_root, mnist_splits, tmp_path):
     from mnist_model.config import Machine, TrainConfig
-    from mnist_model.runner import run_recipe
+    from mnist_model.run.runner import run_recipe
 
     double = torchrun(2, tmp_path / "ddp", mnist_root)
     assert double.returncode == 0, double.stderr[-2000:]

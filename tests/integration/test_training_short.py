@@ -11,11 +11,10 @@ import dataclasses
 import pytest
 import torch
 
-from mnist_model.bars import SHORT_RUN_MIN_ACCURACY
+from mnist_model.bench.targets import SHORT_RUN_MIN_ACCURACY
 from mnist_model.checkpoint import load_checkpoint, save_checkpoint
-from mnist_model.data.load import normalize
 from mnist_model.evaluate import evaluate, predict_logits
-from mnist_model.model import MnistNet
+from mnist_model.model import MnistNet, normalize
 from mnist_model.train import train
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from mnist_model.augment import (
     elastic_field,
     random_affine,
 )
-from mnist_model.data import normalize
+from mnist_model.model import normalize
 
 DEFAULT_MAGNITUDES = {"max_rotation_deg": 7.0, "max_translate": 0.05, "max_scale": 0.05}
 ZERO = {"max_rotation_deg": 0.0, "max_translate": 0.0, "max_scale": 0.0}

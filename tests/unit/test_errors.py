@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from mnist_model import errors
-from mnist_model.calibration import CalibrationError
-from mnist_model.compare import BaselineError
-from mnist_model.lock import FolderBusy
-from mnist_model.preprocess import ImageError
-from mnist_model.thresholds import ThresholdsError
+from mnist_model.gate.evidence import EvidenceError
+from mnist_model.gate.paired import BaselineError
+from mnist_model.gate.thresholds import ThresholdsError
+from mnist_model.predict.preprocess import ImageError
+from mnist_model.run.lock import FolderBusy
 
 
 @pytest.mark.parametrize(
@@ -20,7 +20,7 @@ from mnist_model.thresholds import ThresholdsError
         errors.DataError,
         errors.CheckpointError,
         errors.TrainingError,
-        CalibrationError,
+        EvidenceError,
         BaselineError,
         FolderBusy,
         ImageError,

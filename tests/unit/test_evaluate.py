@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from mnist_model.data import normalize
 from mnist_model.evaluate import evaluate, predict_logits
+from mnist_model.model import normalize
 
 NUM_CLASSES = 10  # the width of the stand-in models' logits
 

@@ -16,7 +16,7 @@ from mnist_model.checkpoint import load_checkpoint, save_checkpoint
 from mnist_model.errors import CheckpointError
 from mnist_model.model import MnistNet
 from mnist_model.predict import read_image
-from mnist_model.preprocess import ImageError, to_mnist_array
+from mnist_model.predict.preprocess import ImageError, to_mnist_array
 
 FUZZ = settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=40)
 

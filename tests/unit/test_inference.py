@@ -4,8 +4,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mnist_model.bars import LOGIT_ATOL
-from mnist_model.inference import ChannelSign, fold_for_inference
+from mnist_model.inference import LOGIT_ATOL, ChannelSign, fold_for_inference
 from mnist_model.model import MnistNet
 
 ATOL = LOGIT_ATOL  # float32 rounding of the folded weights

@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from mnist_model import bars, thresholds
+from mnist_model.bench import targets as bars
 from mnist_model.config import ModelConfig
+from mnist_model.gate import thresholds
 from mnist_model.model import LOW_RES_SIZE, MnistNet, check_input, count_parameters
 
 # --- structure ----------------------------------------------------------------------------
@@ -128,7 +129,7 @@ def test_every_batchnorm_conv_has_no_redundant_bias(model) -> None:
 PARAMETER_BUDGET = thresholds.load()["parameter_budget"]
 """The project's hard limit on trainable parameters (strictly below)."""
 EXPECTED_PARAMETERS = bars.PARAMETERS
-"""Trainable parameters of the default MnistNet (pinned in mnist_model.bars): a silent
+"""Trainable parameters of the default MnistNet (pinned in mnist_model.bench.targets): a silent
 change of architecture shows up here."""
 
 

@@ -142,7 +142,7 @@ def test_bad_inputs_are_a_value_error_naming_the_split(what, spoil, message, spl
 
 
 def test_a_device_torch_does_not_know_is_a_training_error() -> None:
-    from mnist_model.runner import select_device
+    from mnist_model.run.runner import select_device
 
     for name in ("nonsense", "meta", "cuda:99" if torch.cuda.is_available() else "cuda"):
         with pytest.raises(TrainingError, match=f"device {name!r}|device {name}"):

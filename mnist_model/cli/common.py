@@ -1,0 +1,74 @@
+"""What the commands share: the flags several take, reading the data, and the checks of a
+flag's value that argparse cannot make."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mnist_model.errors import MnistModelError
+
+EXIT_ERROR = 2
+"""A failure the user can cause: one line ``mnist-model: error: ...`` and this status."""
+EXIT_FAILED = 1
+"""The model was judged and failed (``gate``, ``ood``, ``compare``, ``thresholds check``)."""
+ON = {"action": "store_true"}
+
+
+def data_dir_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        help="the MNIST root, which holds MNIST/raw (default: $MNIST_MODEL_DATA, else "
+        "~/.cache/mnist-model)",
+    )
+
+
+def checkpoint_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint", type=Path, required=True, help="the model.pt to use (required)"
+    )
+
+
+def json_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--json", **ON, help=f"print {what} as JSON")
+
+
+def integers(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers like 1,2, got {text!r}") from None
+
+
+def positive(name: str, value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise MnistModelError(f"{name} must be a positive integer, got {value}")
+    return value
+
+
+def folder(out: Path) -> Path:
+    if out.exists() and not out.is_dir():
+        raise MnistModelError(f"--out {out} exists and is not a folder")
+    return out
+
+
+def load_data(data_dir: str | None, *, acquire_missing: bool = True):
+    """(checksums, (train images, labels), (test images, labels)) of the verified data."""
+    from mnist_model.data import acquire, load_split, resolve_data_root, verify
+
+    root = resolve_data_root(data_dir)
+    checksums = acquire(root) if acquire_missing else verify(root)
+    splits = (load_split(root, train=train, verified=True) for train in (True, False))
+    return checksums, *splits
+
+
+def read_test_split(data_dir: str | None):
+    """(the data root, (test images, labels)) of the verified test split."""
+    from mnist_model.data import load_split, resolve_data_root
+
+    root = resolve_data_root(data_dir)
+    return root, load_split(root, train=False)
+
+
+def no_flags(parser: argparse.ArgumentParser) -> None:
+    """A command that takes no flags of its own."""

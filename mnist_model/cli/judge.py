@@ -1,0 +1,256 @@
+"""Judging a checkpoint: ``gate`` (the whole verdict the acceptance suite reaches),
+``evaluate`` (the test set), ``ood`` (the out-of-distribution suite), ``baseline`` (the
+record of an accepted model) and ``compare`` (the paired comparison with it). Every
+pass or fail printed here is ``gate.verdict.judge``'s."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import mnist_model.cli.common as common
+from mnist_model.cli.common import (
+    EXIT_FAILED,
+    ON,
+    checkpoint_flag,
+    data_dir_flag,
+    json_flag,
+    positive,
+    read_test_split,
+)
+from mnist_model.errors import MnistModelError
+
+
+def _baseline_flag(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        required=required,
+        help="the accepted model: a baseline record (.json) or a checkpoint (.pt)"
+        + (" (required)" if required else "; adds the paired comparison with it"),
+    )
+
+
+def gate_flags(parser: argparse.ArgumentParser) -> None:
+    data_dir_flag(parser)
+    checkpoint_flag(parser)
+    _baseline_flag(parser, required=False)
+    json_flag(parser, "the verdict, every check with its figure, bound and source,")
+
+
+def gate(args: argparse.Namespace) -> int:
+    """The acceptance suite's verdict on a checkpoint, in one table; exit 1 if any check
+    fails."""
+    from mnist_model.checkpoint import load_checkpoint
+    from mnist_model.data import resolve_data_root
+    from mnist_model.gate import paired, thresholds
+    from mnist_model.gate.inputs import gate_inputs, provenance
+    from mnist_model.gate.measure import gate_record
+    from mnist_model.gate.paired import accepted_predictions
+    from mnist_model.gate.verdict import judge
+
+    bars = thresholds.load()
+    model, payload = load_checkpoint(args.checkpoint)
+    _, train_xy, test_xy = common.load_data(args.data_dir)
+    inputs = gate_inputs(resolve_data_root(args.data_dir), train_xy, test_xy)
+    comparison = None
+    if args.baseline is not None:
+        accepted = accepted_predictions(args.baseline, inputs)
+        comparison = paired.compare_models(accepted, model, inputs)
+    record = gate_record(model, inputs, provenance=provenance(args.checkpoint, payload))
+    verdict = judge(record, bars, comparison=comparison)
+    print(json.dumps(verdict.to_json()) if args.json else verdict.text())
+    return EXIT_FAILED if verdict.failed else 0
+
+
+def evaluate_flags(parser: argparse.ArgumentParser) -> None:
+    data_dir_flag(parser)
+    checkpoint_flag(parser)
+    json_flag(parser, "the metrics")
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from mnist_model.checkpoint import load_checkpoint
+    from mnist_model.evaluate import evaluate as evaluate_model
+
+    model, _ = load_checkpoint(args.checkpoint)
+    _, test_xy = read_test_split(args.data_dir)
+    result = evaluate_model(model, *test_xy)
+    if not math.isfinite(result.loss):  # finite logits can still overflow the loss
+        raise MnistModelError(f"{args.checkpoint}: the model's test loss is not finite")
+    if args.json:
+        print(json.dumps({**result.to_dict(), "per_class": result.per_class_rows()}))
+        return 0
+    print(result.reference_line())
+    print(result.per_class_text())
+    return 0
+
+
+def ood_flags(parser: argparse.ArgumentParser) -> None:
+    data_dir_flag(parser)
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        action="append",
+        required=True,
+        help="a model.pt to score (required); repeat it to average over models",
+    )
+    parser.add_argument(
+        "--per-class", type=int, help="pictures of each digit per condition (100, the gate's)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="the suite's seed (default: 0, the gate's)"
+    )
+    parser.add_argument(
+        "--ablate",
+        **ON,
+        help="also score the default preprocessing with each of its steps switched off, "
+        "one column each (the ablation table)",
+    )
+    json_flag(parser, "the accuracies (and, on the gate's suite, the floors and verdicts)")
+
+
+def ood(args: argparse.Namespace) -> int:
+    """Score checkpoints on the suite through the default and the plain preprocessing
+    (with --ablate, also through the default without each step); several checkpoints are
+    averaged, condition by condition. On the gate's suite every model is judged against
+    the floors: exit 1 if any condition of any model is below its floor."""
+    from mnist_model.checkpoint import load_checkpoint
+    from mnist_model.gate import ood, thresholds
+    from mnist_model.gate.inputs import suite_description
+    from mnist_model.gate.verdict import judge
+    from mnist_model.predict.preprocess import STEPS
+
+    per_class = positive("--per-class", args.per_class) or ood.PER_CLASS
+    models = [load_checkpoint(path)[0] for path in args.checkpoint]
+    root, test_xy = read_test_split(args.data_dir)
+    names = ["default", *(f"without-{s}" for s in STEPS if args.ablate), "plain"]
+    scores, counted = {}, []
+    for name in names:
+        suite = ood.prepare(
+            *test_xy,
+            per_class=per_class,
+            seed=args.seed,
+            cache_dir=ood.cache_dir(root),
+            preprocessing=name,
+        )
+        each = [ood.counts(suite, ood.predictions(model, suite)) for model in models]
+        counted = counted or each
+        scores[name] = {c: sum(e[c][0] / e[c][1] for e in each) / len(each) for c in suite.names}
+    described = {**suite_description(), "per_class": per_class, "seed": args.seed}
+    checks = {}
+    if described == suite_description():
+        bars = thresholds.load()
+        verdicts = [judge({"ood": _ood_section(described, each)}, bars) for each in counted]
+        checks = {c: [v[f"ood {c}"] for v in verdicts] for c in scores["default"]}
+    failed = any(not check.passed for group in checks.values() for check in group)
+    if args.json:
+        extra = {n: scores[n] for n in names[1:]}
+        if checks:
+            extra["floors"] = {c: group[0].bound for c, group in checks.items()}
+            extra["verdict"] = {c: _worst(group) for c, group in checks.items()}
+        print(json.dumps({**scores["default"], **extra}))
+    elif args.ablate:
+        print(ood.columns_text(scores))
+    else:
+        print(ood.table_text(scores["default"], checks, plain=scores["plain"]))
+    return EXIT_FAILED if failed else 0
+
+
+def _ood_section(described: dict, counts: dict[str, tuple[int, int]]) -> dict:
+    correct = {c: n for c, (n, _) in counts.items()}
+    return {**described, "correct": correct, "total": {c: t for c, (_, t) in counts.items()}}
+
+
+def _worst(group) -> str:
+    return "pass" if all(check.passed for check in group) else "fail"
+
+
+def baseline_flags(parser: argparse.ArgumentParser) -> None:
+    data_dir_flag(parser)
+    checkpoint_flag(parser)
+    parser.add_argument("--out", type=Path, required=True, help="the record to write (required)")
+
+
+def baseline(args: argparse.Namespace) -> int:
+    """Write the baseline record of a checkpoint (the accepted model to compare with)."""
+    from mnist_model.atomic import atomic_write_json
+    from mnist_model.gate.inputs import paired_inputs
+    from mnist_model.gate.paired import record_of_checkpoint
+
+    root, test_xy = read_test_split(args.data_dir)
+    record = record_of_checkpoint(args.checkpoint, paired_inputs(root, test_xy))
+    atomic_write_json(args.out, record)
+    summary = record["summary"]
+    print(
+        f"{args.out}: test {summary['test_correct']}/{summary['test_total']}, "
+        f"out-of-distribution {summary['ood_correct']}/{summary['ood_total']}"
+    )
+    return 0
+
+
+def compare_flags(parser: argparse.ArgumentParser) -> None:
+    data_dir_flag(parser)
+    checkpoint_flag(parser)
+    _baseline_flag(parser, required=True)
+    json_flag(parser, "the comparison")
+
+
+def compare(args: argparse.Namespace) -> int:
+    """Compare a candidate with a baseline (a record, or a checkpoint to record now);
+    exit 1 when the candidate is worse."""
+    from mnist_model.data import resolve_data_root
+    from mnist_model.gate import paired
+
+    result, failed = comparison_of(args.checkpoint, args.baseline, resolve_data_root(args.data_dir))
+    if args.json:
+        print(json.dumps(paired.summary_json(result, failed)))
+    else:
+        print(paired.comparison_text(result, failed))
+    return EXIT_FAILED if failed else 0
+
+
+def comparison_of(checkpoint: Path, baseline: Path, root):
+    """(the paired comparison of ``checkpoint`` with ``baseline``, the reasons the
+    verdict finds it worse)."""
+    from mnist_model.checkpoint import load_checkpoint
+    from mnist_model.data import load_split
+    from mnist_model.gate import paired, thresholds
+    from mnist_model.gate.inputs import paired_inputs
+    from mnist_model.gate.paired import accepted_predictions
+    from mnist_model.gate.verdict import judge
+
+    inputs = paired_inputs(root, load_split(root, train=False))
+    accepted = accepted_predictions(baseline, inputs)
+    result = paired.compare_models(accepted, load_checkpoint(checkpoint)[0], inputs)
+    verdict = judge({}, thresholds.load(), comparison=result)
+    return result, [check.reason for check in verdict.failed]
+
+
+COMMANDS = {
+    "gate": (
+        "the acceptance gate's whole verdict on a checkpoint (exit 1 if a check fails)",
+        gate_flags,
+        gate,
+    ),
+    "evaluate": ("recompute the metrics of a saved checkpoint", evaluate_flags, evaluate),
+    "ood": (
+        "accuracy of a checkpoint on the out-of-distribution digit suite, per condition, "
+        "against its floor (exit 1 if one is below)",
+        ood_flags,
+        ood,
+    ),
+    "baseline": (
+        "write the baseline record of a checkpoint: its prediction for every test image "
+        "and suite picture",
+        baseline_flags,
+        baseline,
+    ),
+    "compare": (
+        "is a candidate worse than the baseline? a paired, image-by-image test",
+        compare_flags,
+        compare,
+    ),
+}

@@ -1,0 +1,61 @@
+"""``mnist-model report`` (the model card of a checkpoint) and ``summary`` (the layer
+table)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mnist_model.cli.common import ON, checkpoint_flag, data_dir_flag, folder, no_flags
+
+
+def report_flags(parser: argparse.ArgumentParser) -> None:
+    data_dir_flag(parser)
+    checkpoint_flag(parser)
+    parser.add_argument("--out", type=Path, required=True, help="the report folder (required)")
+    parser.add_argument("--ood", **ON, help="add the out-of-distribution suite's table")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="add the comparison with this baseline record or checkpoint",
+    )
+
+
+def report(args: argparse.Namespace) -> int:
+    from mnist_model.data import load_split, resolve_data_root
+    from mnist_model.gate import ood
+    from mnist_model.run.runner import rebuild_report
+
+    root = resolve_data_root(args.data_dir)
+    test_xy = load_split(root, train=False)
+    comparison = None
+    if args.baseline is not None:
+        from mnist_model.cli.judge import comparison_of
+        from mnist_model.gate import paired
+
+        comparison = paired.comparison_text(*comparison_of(args.checkpoint, args.baseline, root))
+    paths = rebuild_report(
+        folder(args.out),
+        args.checkpoint,
+        test_xy,
+        ood=args.ood,
+        ood_cache=ood.cache_dir(root),
+        comparison=comparison,
+    )
+    for name, path in paths.items():
+        print(f"wrote {name}: {path}")
+    return 0
+
+
+def summary(args: argparse.Namespace) -> int:
+    from mnist_model.model import MnistNet
+    from mnist_model.report.layers import summary_text
+
+    print(summary_text(MnistNet()))
+    return 0
+
+
+COMMANDS = {
+    "summary": ("layer table with output shapes and parameter counts", no_flags, summary),
+    "report": ("rebuild the pictures and report.md of a checkpoint", report_flags, report),
+}

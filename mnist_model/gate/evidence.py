@@ -1,0 +1,184 @@
+"""Evidence: one small JSON file per recorded model, every figure the gate judges as counts.
+
+``record`` assembles one (``mnist-model thresholds record`` measures a model into it),
+``load_evidence`` reads a folder of them, ``figures`` and ``table`` list the checks a
+record measured, and ``class_table`` summarises records by arithmetic class. The floors
+are derived from evidence in ``floors``; a record is judged in ``verdict``.
+
+The schema is frozen with the records in ``evidence/``: ``baseline_correct`` is the test
+images the pixel regression (``measure.pixel_regression_correct``) gets right, a name
+kept from before "baseline" came to mean only the accepted model.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from mnist_model.errors import MnistModelError
+
+SCHEMA = 1
+
+
+class EvidenceError(MnistModelError):
+    """Evidence that cannot be used: unreadable, of another schema, recipe or suite."""
+
+
+def record(
+    *,
+    provenance: dict,
+    test,
+    shift: dict[str, int],
+    pixel_regression_correct: int,
+    ood: dict[str, tuple[int, int]],
+    ood_suite: dict,
+    plain: dict[str, tuple[int, int]] | None = None,
+) -> dict:
+    """One model's evidence: its provenance and every figure the gate judges, as counts.
+
+    ``test`` is the model's ``EvalResult`` on the full test set, ``shift`` its
+    ``measure.shift_agreement``, ``ood`` its ``ood.counts`` on the suite ``ood_suite``
+    describes (version, per_class, seed), and ``plain`` the same through the plain
+    preprocessing (kept beside the floors' figures, not one of them)."""
+    extra = {} if plain is None else {"plain_correct": {k: c for k, (c, _) in plain.items()}}
+    return {
+        "schema": SCHEMA,
+        "model": provenance,
+        "test": test_counts(test),
+        "shift_agreement": dict(shift),
+        "baseline_correct": int(pixel_regression_correct),
+        "ood": {
+            **ood_suite,
+            "correct": {name: c for name, (c, _) in ood.items()},
+            "total": {name: n for name, (_, n) in ood.items()},
+            **extra,
+        },
+    }
+
+
+def test_counts(result) -> dict:
+    """An ``EvalResult`` on the test set as a record's ``test`` section."""
+    return {
+        "correct": result.correct,
+        "total": result.total,
+        "loss": result.loss,
+        "per_class_correct": [int(v) for v in result.confusion.diagonal().tolist()],
+        "per_class_total": [int(v) for v in result.class_counts],
+    }
+
+
+def load_evidence(paths: list[Path]) -> list[dict]:
+    """Every record in ``paths`` (JSON files, or folders of them), in name order."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files += sorted(path.glob("*.json"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise EvidenceError(f"no evidence at {path}")
+    if not files:
+        raise EvidenceError(f"no evidence files in {', '.join(map(str, paths))}")
+    records = []
+    for file in files:
+        try:
+            data = json.loads(file.read_text())
+        except (OSError, ValueError) as exc:
+            raise EvidenceError(f"evidence {file} is unreadable ({exc})") from None
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise EvidenceError(f"{file} is not an evidence record of schema {SCHEMA}")
+        data["file"] = file.name
+        records.append(data)
+    return records
+
+
+def figures(rec: dict) -> dict[str, tuple[float, int | None]]:
+    """``{check: (value, n)}``: a count of correct pictures out of n, or a value with
+    n None (the test loss, the margin over the pixel regression)."""
+    test = rec["test"]
+    out: dict[str, tuple[float, int | None]] = {"overall": (test["correct"], test["total"])}
+    for digit, (c, n) in enumerate(
+        zip(test["per_class_correct"], test["per_class_total"], strict=True)
+    ):
+        out[f"per_class/{digit}"] = (c, n)
+    out["test_loss"] = (test["loss"], None)
+    margin = (test["correct"] - rec["baseline_correct"]) / test["total"]
+    out["pixel_margin"] = (margin, None)
+    for direction, agree in rec["shift_agreement"].items():
+        out[f"shift/{direction}"] = (agree, test["total"])
+    for name, correct in rec["ood"]["correct"].items():
+        out[f"ood/{name}"] = (correct, rec["ood"]["total"][name])
+    return out
+
+
+def counted_conditions(rec: dict, suite: dict, earlier: dict) -> set[str] | None:
+    """The out-of-distribution conditions of ``rec`` that count for ``suite``: all of
+    them for a record of that suite; for a record of an earlier version listed in
+    ``earlier`` (``{version: conditions unchanged since}``), those conditions; None for
+    a record of any other suite."""
+    described = {k: rec["ood"].get(k) for k in suite}
+    if described == suite:
+        return set(rec["ood"]["correct"])
+    if {**described, "version": suite["version"]} != suite:
+        return None
+    shared = earlier.get(str(described["version"]))
+    return None if shared is None else set(shared) & set(rec["ood"]["correct"])
+
+
+def table(records: list[dict], suite: dict, earlier: dict) -> list[dict]:
+    """Each record's figures, an earlier suite's conditions limited to those that count."""
+    table = []
+    for rec in records:
+        counted = counted_conditions(rec, suite, earlier)
+        if counted is None:
+            described = {k: rec["ood"].get(k) for k in suite}
+            raise EvidenceError(
+                f"{rec['file']} scored the out-of-distribution suite {described}, not {suite}"
+            )
+        table.append(
+            {k: v for k, v in figures(rec).items() if not k.startswith("ood/") or k[4:] in counted}
+        )
+    return table
+
+
+def _ranges(seeds: list[int]) -> str:
+    """[0, 1, 2, 3, 4, 10] -> '0-4,10'."""
+    runs: list[list[int]] = []
+    for seed in seeds:
+        if runs and seed == runs[-1][-1] + 1:
+            runs[-1].append(seed)
+        else:
+            runs.append([seed])
+    return ",".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+
+
+def class_table(records: list[dict]) -> str:
+    """Each arithmetic class's seeds, their test accuracies, mean +- sd and lowest digit."""
+    by_class: dict[str, list[dict]] = {}
+    for rec in records:
+        by_class.setdefault(rec["model"]["arithmetic_class"], []).append(rec)
+    lines = [f"{'arithmetic class':<18}{'seeds':<9}{'mean':>8}{'sd':>7}{'min':>8}  lowest digit"]
+    every = []
+    for name, group in sorted(by_class.items()):
+        accuracies = [100 * r["test"]["correct"] / r["test"]["total"] for r in group]
+        every += accuracies
+        seeds = sorted(r["model"]["seed"] for r in group)
+        lowest = min(
+            (100 * c / n, d)
+            for r in group
+            for d, (c, n) in enumerate(
+                zip(r["test"]["per_class_correct"], r["test"]["per_class_total"], strict=True)
+            )
+        )
+        spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+        shown = _ranges(seeds)
+        lines.append(
+            f"{name:<18}{shown:<9}{statistics.fmean(accuracies):8.3f}{spread:7.3f}"
+            f"{min(accuracies):8.2f}  {lowest[1]}: {lowest[0]:.2f}"
+        )
+    spread = statistics.stdev(every) if len(every) > 1 else 0.0
+    lines.append(
+        f"{'all':<18}{len(every):<9}{statistics.fmean(every):8.3f}{spread:7.3f}{min(every):8.2f}"
+    )
+    return "\n".join(lines)

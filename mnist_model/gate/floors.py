@@ -1,0 +1,279 @@
+"""Floors with a stated false-alarm rate, derived from recorded evidence.
+
+A floor that a good model misses by chance teaches users to ignore the gate. So every
+floor in ``thresholds.json`` comes from one rule (``RULE``) applied to the recorded
+evaluations of models trained with one recipe on several seeds and arithmetic classes
+(``evidence/``, one small JSON file per model: ``mnist_model.gate.evidence``). ``derive``
+turns a set of records into the thresholds file's content; ``mnist-model thresholds
+derive`` is the command.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from statistics import NormalDist
+
+from mnist_model.data.checksums import json_sha256
+from mnist_model.gate import evidence, stats
+from mnist_model.gate.evidence import EvidenceError
+from mnist_model.gate.thresholds import SCHEMA
+
+FAMILY_FALSE_ALARM = 0.01
+"""The chance that a good model of the recipe fails at least one derived floor."""
+COMPARE_ALPHA = 0.01
+"""The level of the champion/challenger test overall (one-sided: the candidate is worse),
+and the family-wise level of its Holm-corrected per-digit and per-condition tests."""
+MIN_MODELS = 5
+PROMISES = {
+    "test_set_size": 10_000,
+    "parameter_budget": 8_000,
+    "overall_accuracy": 0.994,
+    "per_class": 0.985,
+    "multiseed_mean_accuracy": 0.9945,
+    "min_pixel_regression_accuracy": 0.88,
+    "png_points_lost": 0.1,
+    "plain_points_lost": 0.5,
+}
+"""What the project promises whatever the evidence says (README): the floors the derived
+ones may raise but never lower, the size of the judged set and the parameter budget.
+``min_pixel_regression_accuracy`` judges the pixel regression, not the model (a broken
+opponent would make any margin meaningless); ``png_points_lost`` is how much the test set as PNG
+files through ``predict`` may lose against the in-memory evaluation, and
+``plain_points_lost`` how far below the plain preprocessing predict's may be on a
+condition of the suite (both in points)."""
+VARIANCE_CONFIDENCE = 0.90
+"""The seed-to-seed variance is taken at this one-sided upper confidence bound."""
+RULE = (
+    "For each check, over the M evidence models that measured it: the mean p of the figure "
+    "and its sample variance s2. The seed-to-seed variance is taken at its one-sided 90 % "
+    "upper confidence bound s2 (M-1) / chi2[0.10, M-1], since it is estimated from M "
+    "models; a new good model's figure varies by the larger of that and p(1-p)/n, the "
+    "binomial noise of the "
+    "check's n pictures, times (1 + 1/M), since the mean is estimated too. A beta-binomial "
+    "with that mean and variance gives the floor: the highest count of correct pictures "
+    "that a good model misses with probability at most alpha/K, where the K checks share "
+    "the family-wise false-alarm rate alpha by Bonferroni's inequality (valid whatever "
+    "their dependence). The test loss (an upper bound) and the margin over the pixel "
+    "regression take the normal bound z[1 - alpha/K] standard deviations from the mean, with "
+    "the same variance. Floors are rounded down to 0.0001 (the test loss up). Where the "
+    "project promises a minimum (overall, every digit), the floor is the higher of the two, "
+    "and the chance that a good model misses that promise is estimated from the evidence's "
+    "mean and spread (a normal) and reported as promise_miss_rate."
+)
+
+
+# --- the rule ----------------------------------------------------------------------------
+def predictive_variance(values: list[float], binomial: float) -> float:
+    """The variance of one more good model's figure (see ``RULE``)."""
+    m = len(values)
+    chi2 = stats.chi2_quantile(1 - VARIANCE_CONFIDENCE, m - 1)
+    upper = statistics.variance(values) * (m - 1) / chi2
+    return max(upper, binomial) * (1 + 1 / m)
+
+
+def count_floor(correct: list[int], n: int, alpha: float) -> dict:
+    """The rule for a count: the floor (a count) and what it came from."""
+    m = len(correct)
+    rates = [c / n for c in correct]
+    p = statistics.fmean(rates)
+    spread = statistics.variance(rates)
+    # A check every evidence model got entirely right still has some chance of a miss.
+    p_fit = min(p, (sum(correct) + 0.5) / (m * n + 1))
+    binomial = p_fit * (1 - p_fit) / n
+    a, b = _beta_parameters(p_fit, predictive_variance(rates, binomial), n)
+    # P(X < floor) <= alpha: ``floor`` correct pictures pass, one fewer fails.
+    floor = stats.beta_binomial_quantile(alpha, n, a, b)
+    return {
+        "n": n,
+        "models": m,
+        "mean": p,
+        "sd": math.sqrt(spread),
+        "lowest": min(rates),
+        "binomial_sd": math.sqrt(binomial),
+        "floor_count": floor,
+        "floor": math.floor(floor / n * 10_000) / 10_000,
+        "beta": (a, b),
+    }
+
+
+def _beta_parameters(p: float, variance: float, n: int) -> tuple[float, float]:
+    """Beta(a, b) whose beta-binomial(n) has mean p n and variance ``variance`` n^2."""
+    binomial = p * (1 - p) / n
+    rho = min(0.999, max(1e-9, (variance / binomial - 1) / (n - 1)))
+    total = 1 / rho - 1
+    return p * total, (1 - p) * total
+
+
+def value_bound(values: list[float], alpha: float, *, upper: bool, binomial: float = 0.0) -> dict:
+    """The rule for a value: the normal prediction bound at level ``alpha``."""
+    mean, spread = statistics.fmean(values), statistics.variance(values)
+    half = stats.normal_quantile(1 - alpha) * math.sqrt(predictive_variance(values, binomial))
+    bound = mean + half if upper else mean - half
+    rounded = math.ceil(bound * 10_000) / 10_000 if upper else math.floor(bound * 10_000) / 10_000
+    return {"mean": mean, "sd": math.sqrt(spread), "bound": rounded}
+
+
+def miss_rate(check: dict, promise: float) -> float:
+    """An estimate of the chance that a good model's figure falls under ``promise``: a
+    normal with the evidence's mean and seed-to-seed spread (times 1 + 1/M). On the fixed
+    test set the seeds disagree less than binomial noise would make them (they share the
+    hard images), so this is the estimate; the floors' own rule stays conservative."""
+    needed = math.ceil(promise * check["n"] - 1e-9) / check["n"]
+    sd = check["sd"] * math.sqrt(1 + 1 / check["models"])
+    if sd == 0:
+        return 0.0 if check["mean"] >= needed else 1.0
+    return NormalDist(check["mean"], sd).cdf(needed - 0.5 / check["n"])
+
+
+def derive(
+    records: list[dict], *, suite: dict, evidence_folder: str, earlier: dict | None = None
+) -> dict:
+    """The thresholds file's content from ``records`` (see ``RULE``). ``earlier`` maps an
+    older suite version to the conditions it shares with ``suite`` picture for picture
+    (``ood.EARLIER``): a record of that version is evidence for those conditions only, and
+    each check is derived from the records that measured it."""
+    earlier = {str(k): list(v) for k, v in (earlier or {}).items()}
+    if len(records) < MIN_MODELS:
+        raise EvidenceError(f"need at least {MIN_MODELS} evidence models, got {len(records)}")
+    if len({r["model"].get("recipe") for r in records}) != 1:
+        raise EvidenceError("the evidence mixes models of different recipes")
+    table = evidence.table(records, suite, earlier)
+    names = list(max(table, key=len))
+    if any(not set(t) <= set(names) for t in table):
+        raise EvidenceError("the evidence records do not all measure the same checks")
+    alpha = FAMILY_FALSE_ALARM / len(names)
+    checks: dict[str, dict] = {}
+    for name in names:
+        rows = [t for t in table if name in t]
+        if len(rows) < MIN_MODELS:
+            raise EvidenceError(f"{name}: {len(rows)} evidence models, need {MIN_MODELS}")
+        values = [t[name][0] for t in rows]
+        n = rows[0][name][1]
+        if n is None:
+            binomial = 0.0
+            if name == "pixel_margin":
+                p = statistics.fmean(t["overall"][0] / t["overall"][1] for t in rows)
+                binomial = p * (1 - p) / rows[0]["overall"][1]
+            checks[name] = value_bound(values, alpha, upper=name == "test_loss", binomial=binomial)
+        else:
+            if any(t[name][1] != n for t in rows):
+                raise EvidenceError(f"the evidence judged {name} on different numbers")
+            checks[name] = count_floor(values, n, alpha)
+    data = _thresholds(records, checks, alpha, {**suite, "earlier": earlier}, evidence_folder)
+    data["compare"] = compare_bars(table)
+    return data
+
+
+def compare_bars(table: list[dict]) -> dict:
+    """The champion/challenger gate's numbers: its levels, and for the test set, each digit
+    and each condition the net loss in images that two good models of the recipe exceed
+    with a chance of at most the level (Bonferroni over the breakdown's checks). A good
+    model's variance is the rule's (``predictive_variance``); a difference of two has
+    twice it."""
+    names = {"overall": "overall"}
+    names.update({f"per_class/{d}": f"digit {d}" for d in range(10)})
+    names.update({k: f"ood {k[4:]}" for k in max(table, key=len) if k.startswith("ood/")})
+    breakdown = len(names) - 1
+    limits = {}
+    for check, key in names.items():
+        rows = [t for t in table if check in t]
+        n = rows[0][check][1]
+        rates = [t[check][0] / n for t in rows]
+        p = statistics.fmean(rates)
+        binomial = p * (1 - p) / n
+        level = COMPARE_ALPHA if key == "overall" else COMPARE_ALPHA / breakdown
+        sd = math.sqrt(2 * predictive_variance(rates, binomial)) * n
+        limits[key] = math.ceil(stats.normal_quantile(1 - level) * sd)
+    return {
+        "alpha": COMPARE_ALPHA,
+        "alpha_breakdown": COMPARE_ALPHA,
+        "max_net_loss": limits,
+        "rule": (
+            "Overall: fail if the exact one-sided McNemar p that the candidate is worse is "
+            "below alpha, or if its net loss in images exceeds max_net_loss. Per digit and "
+            "per condition: fail if the Holm-adjusted p is below alpha_breakdown and the net "
+            "loss exceeds max_net_loss (models of one recipe truly differ on some "
+            "conditions, so significance alone would flag good models). max_net_loss: z at "
+            "alpha (overall) or alpha / K (the K breakdown checks) times the standard "
+            "deviation of the difference of two good models' counts, each with the floors' "
+            "predictive variance."
+        ),
+    }
+
+
+def _promised(checks: dict, name: str, promise: float) -> float:
+    check = checks[name]
+    check["promise"] = promise
+    check["binding"] = "promise" if promise >= check["floor"] else "evidence"
+    check["promise_miss_rate"] = miss_rate(check, promise)
+    return max(promise, check["floor"])
+
+
+def _thresholds(records, checks, alpha, suite, evidence_folder) -> dict:
+    per_class = {
+        str(d): _promised(checks, f"per_class/{d}", PROMISES["per_class"]) for d in range(10)
+    }
+    overall = _promised(checks, "overall", PROMISES["overall_accuracy"])
+    shift = min(checks[f"shift/{d}"]["floor"] for d in records[0]["shift_agreement"])
+    ood_floors = {
+        name[4:]: check["floor"] for name, check in checks.items() if name.startswith("ood/")
+    }
+    models = [r["model"] for r in records]
+    classes = sorted({m["arithmetic_class"] for m in models})
+    promise_misses = sum(c.get("promise_miss_rate", 0.0) for c in checks.values())
+    for check in checks.values():
+        check.pop("beta", None)
+    return {
+        "schema": SCHEMA,
+        "description": (
+            "The quality bar of the acceptance gate. Every floor is derived by `mnist-model "
+            "thresholds derive` from the evidence folder under derivation.evidence (rule: "
+            "derivation.rule); tests/unit/gate/test_floors.py fails if a number here is "
+            "not what that command computes, and tests/unit/gate/test_thresholds_contract.py if "
+            "a promise is lowered. To change a floor, change the evidence or the rule and "
+            "derive again."
+        ),
+        "test_set_size": PROMISES["test_set_size"],
+        "parameter_budget": PROMISES["parameter_budget"],
+        "overall_accuracy": overall,
+        "per_class": per_class,
+        "max_test_loss": checks["test_loss"]["bound"],
+        "pixel_margin": checks["pixel_margin"]["bound"],
+        "min_pixel_regression_accuracy": PROMISES["min_pixel_regression_accuracy"],
+        "png_points_lost": PROMISES["png_points_lost"],
+        "plain_points_lost": PROMISES["plain_points_lost"],
+        "shift_agreement": shift,
+        "multiseed_mean_accuracy": PROMISES["multiseed_mean_accuracy"],
+        "ood": {**suite, "floors": ood_floors},
+        "derivation": {
+            "rule": RULE,
+            "family_false_alarm": FAMILY_FALSE_ALARM,
+            "checks": len(checks),
+            "per_check_false_alarm": alpha,
+            "promise_miss_rate_sum": promise_misses,
+            "evidence": {
+                "folder": evidence_folder,
+                "models": len(records),
+                "files": {r["file"]: json_sha256(r, without="file")[:16] for r in records},
+                "recipe": models[0]["recipe"],
+                "arithmetic_classes": {
+                    c: sorted(m["seed"] for m in models if m["arithmetic_class"] == c)
+                    for c in classes
+                },
+                "torch": sorted({m["torch"] for m in models}),
+            },
+            "checks_detail": checks,
+        },
+    }
+
+
+def rounded(data):
+    """Floats rounded to 10 significant digits: the file reads the same on every machine."""
+    if isinstance(data, float):
+        return float(f"{data:.10g}")
+    if isinstance(data, dict):
+        return {k: rounded(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [rounded(v) for v in data]
+    return data

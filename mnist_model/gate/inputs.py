@@ -1,0 +1,85 @@
+"""What a judgement needs, prepared once for the command line and the acceptance suite
+alike: the data, the out-of-distribution suite through both preprocessings, the pixel
+regression's count, the accepted model's predictions and a checkpoint's provenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from mnist_model.config import arithmetic_class, cpu_model, recipe_fingerprint
+from mnist_model.data.checksums import sha256_file
+from mnist_model.gate import ood
+from mnist_model.gate.ood import PreparedSuite
+
+
+def suite_description() -> dict:
+    """The out-of-distribution suite the gate judges: its version, draw and seed."""
+    return {"version": ood.SUITE_VERSION, "per_class": ood.PER_CLASS, "seed": 0}
+
+
+def prepared_suite(root: Path, test_xy, preprocessing: str = "default") -> PreparedSuite:
+    """The gate's suite through ``preprocessing``, cached next to the MNIST files."""
+    described = suite_description()
+    return ood.prepare(
+        *test_xy,
+        per_class=described["per_class"],
+        seed=described["seed"],
+        cache_dir=ood.cache_dir(root),
+        preprocessing=preprocessing,
+    )
+
+
+@dataclass(frozen=True)
+class GateInputs:
+    """Everything the gate measures a model on (``measure.gate_record``)."""
+
+    test_xy: tuple[torch.Tensor, torch.Tensor]
+    suite: PreparedSuite
+    description: dict
+    plain_suite: PreparedSuite | None = None
+    """The same pictures through the plain preprocessing (not needed to compare)."""
+    pixel_regression_correct: int | None = None
+
+
+def gate_inputs(root: Path, train_xy, test_xy) -> GateInputs:
+    """The gate's inputs from the verified data under ``root``."""
+    from mnist_model.gate.measure import pixel_regression_correct
+
+    return GateInputs(
+        test_xy=test_xy,
+        suite=prepared_suite(root, test_xy),
+        description=suite_description(),
+        plain_suite=prepared_suite(root, test_xy, "plain"),
+        pixel_regression_correct=pixel_regression_correct(train_xy, test_xy),
+    )
+
+
+def paired_inputs(root: Path, test_xy) -> GateInputs:
+    """What the paired comparison and a baseline record need: the test split and the
+    suite through predict's preprocessing."""
+    return GateInputs(test_xy, prepared_suite(root, test_xy), suite_description())
+
+
+def provenance(path: Path, payload: dict, arithmetic: str | None = None) -> dict:
+    """Where a checkpoint came from: seed, threads, arithmetic and its class, recipe,
+    torch, the CPU here and the file's SHA-256. ``arithmetic`` (the class) defaults to
+    the one its precision has on this machine under this process's ISA limits."""
+    train_config, metrics = payload.get("train_config") or {}, payload.get("metrics") or {}
+    chosen = metrics.get("arithmetic") or {}
+    precision = chosen.get("precision", train_config.get("precision"))
+    device = str(metrics.get("device", "cpu"))
+    return {
+        "seed": train_config.get("seed"),
+        # older checkpoints kept the machine's settings in the train config
+        "threads": (metrics.get("machine") or train_config).get("threads"),
+        "precision": precision,
+        "layout": chosen.get("layout"),
+        "arithmetic_class": arithmetic or arithmetic_class(precision or "fp32", device),
+        "recipe": recipe_fingerprint(train_config, payload["model_config"]),
+        "torch": (payload.get("versions") or {}).get("torch"),
+        "cpu": cpu_model(),
+        "checkpoint_sha256": sha256_file(path),
+    }

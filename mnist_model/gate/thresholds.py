@@ -1,0 +1,112 @@
+"""The quality bar: one versioned file, ``thresholds.json``, shipped with the package.
+
+The acceptance suite enforces it; the report, the plots, the bench's time-to-accuracy and
+the multi-seed gate read their bars from it too. Its floors are derived from recorded
+evidence by ``mnist-model thresholds derive`` (``mnist_model.gate.floors``), never edited
+by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+from mnist_model.errors import MnistModelError
+
+PATH = Path(str(resources.files("mnist_model.gate").joinpath("thresholds.json")))
+SCHEMA = 6
+"""3: ``ood``, the out-of-distribution suite's floor per condition; 4: every floor derived
+from evidence (``derivation``), ``png_points_lost``, the suite's ``version``, and the
+champion/challenger gate's numbers (``compare``); 5: ``plain_points_lost`` and
+``ood.earlier`` (the conditions an earlier suite version's evidence counts for); 6: the
+margin over the pixel regression is ``pixel_margin``, and the regression's own floor
+``min_pixel_regression_accuracy`` ("baseline" means only the accepted model)."""
+REQUIRED_KEYS = frozenset(
+    {
+        "schema",
+        "test_set_size",
+        "parameter_budget",
+        "multiseed_mean_accuracy",
+        "overall_accuracy",
+        "per_class",
+        "max_test_loss",
+        "pixel_margin",
+        "min_pixel_regression_accuracy",
+        "shift_agreement",
+        "png_points_lost",
+        "plain_points_lost",
+        "ood",
+        "derivation",
+        "compare",
+    }
+)
+
+
+class ThresholdsError(MnistModelError):
+    """The thresholds file is missing or malformed: no bar can be judged against."""
+
+
+def load(path: Path | None = None) -> dict:
+    """The thresholds file (``PATH`` by default), checked for its schema and keys."""
+    path = PATH if path is None else Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ThresholdsError(f"thresholds file {path} is unreadable ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        schema = data.get("schema") if isinstance(data, dict) else None
+        raise ThresholdsError(f"{path}: schema {schema!r}, this version reads {SCHEMA}")
+    missing = REQUIRED_KEYS - set(data)
+    classes = set(data.get("per_class", {}))
+    if missing or classes != {str(c) for c in range(10)}:
+        raise ThresholdsError(
+            f"{path}: missing keys {sorted(missing)} or per_class has {sorted(classes)} "
+            "instead of 0..9"
+        )
+    floors = data["ood"].get("floors") if isinstance(data["ood"], dict) else None
+    if not isinstance(floors, dict) or not all(
+        isinstance(v, int | float) and 0 <= v <= 1 for v in floors.values()
+    ):
+        raise ThresholdsError(f"{path}: ood.floors must map condition names to accuracies")
+    return data
+
+
+def ood_floors(data: dict | None = None) -> dict[str, float]:
+    """The out-of-distribution suite's floor per condition (``mnist_model.gate.ood``)."""
+    data = load() if data is None else data
+    return {name: float(floor) for name, floor in data["ood"]["floors"].items()}
+
+
+def per_class(data: dict | None = None) -> list[float]:
+    """The ten per-digit bars, in digit order."""
+    data = load() if data is None else data
+    return [float(data["per_class"][str(c)]) for c in range(10)]
+
+
+def overall_accuracy(data: dict | None = None) -> float:
+    return float((load() if data is None else data)["overall_accuracy"])
+
+
+def floors_text(data: dict) -> str:
+    """The floors of a thresholds file, one line each, with what bound them."""
+    detail = data["derivation"]["checks_detail"]
+    lines = [
+        f"{'check':<24}{'mean':>9}{'sd':>8}{'floor':>9}  bound by",
+    ]
+    for name, check in detail.items():
+        floor = check.get("floor", check.get("bound"))
+        binding = check.get("binding", "evidence")
+        shown = max(floor, check.get("promise", floor))
+        scale = 1 if name == "test_loss" else 100
+        lines.append(
+            f"{name:<24}{scale * check['mean']:9.3f}{scale * check['sd']:8.3f}"
+            f"{scale * shown:9.3f}  {binding}"
+        )
+    derivation = data["derivation"]
+    lines.append(
+        f"{derivation['checks']} checks, family-wise false-alarm rate "
+        f"{derivation['family_false_alarm']} ({derivation['per_check_false_alarm']:.2e} each); "
+        f"{derivation['evidence']['models']} evidence models"
+    )
+    return "\n".join(lines)

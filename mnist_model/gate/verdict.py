@@ -1,0 +1,350 @@
+"""The one verdict engine: every check of the gate, its figure, its bound, where the bound
+comes from, and pass or fail.
+
+``judge`` takes a record (``measure.gate_record`` of a live model, or an evidence file)
+and the thresholds, and returns a ``Verdict``. It judges each section the record holds
+and no other: an evidence file has no PNG round trip, so ``thresholds check`` judges
+what was recorded. The acceptance tests assert on its checks one by one, and
+``mnist-model gate``, ``ood``, ``thresholds check``, the model card and the CI job
+summary print it; none of them compares a figure with a floor on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from mnist_model.gate import evidence, stats
+from mnist_model.gate.floors import FAMILY_FALSE_ALARM
+from mnist_model.inference import LOGIT_ATOL
+from mnist_model.predict.preprocess import PURPOSES
+
+DIGITS = tuple(f"digit {d}" for d in range(10))
+CORE = ("overall", *DIGITS, "parameters")
+"""What every model of a multi-seed run must clear on its own."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: ``passed`` compares ``figure`` with ``bound`` by ``rule``."""
+
+    name: str
+    figure: float
+    bound: float
+    rule: str
+    """``>=``, ``>``, ``<=``, ``<`` or ``==`` (the figure against the bound)."""
+    source: str
+    """Where the bound comes from: a promise, the evidence, a paired test."""
+    passed: bool
+    unit: str = "%"
+    """How the figure and bound are shown: ``%`` (fractions), ``points``, or ``""``."""
+    note: str = ""
+
+    def shown(self, value: float) -> str:
+        if self.unit == "%":
+            return f"{100 * value:.2f} %"
+        if self.unit == "points":
+            return f"{100 * value:+.2f} points"
+        return f"{value:,.4g}"
+
+    @property
+    def reason(self) -> str:
+        """One line: the check, its figure and its bound (and why, when it failed)."""
+        line = f"{self.name}: {self.shown(self.figure)}, needs {self.rule} "
+        line += self.shown(self.bound)
+        return line + (f" ({self.note})" if self.note else "")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    checks: tuple[Check, ...]
+    floors: str
+    """Whose evidence the floors come from (``floors_origin``)."""
+
+    def __getitem__(self, name: str) -> Check:
+        for check in self.checks:
+            if check.name == name:
+                return check
+        raise KeyError(f"the verdict has no check {name!r}")
+
+    def __contains__(self, name: str) -> bool:
+        return any(c.name == name for c in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+    def only(self, names) -> Verdict:
+        wanted = set(names)
+        return Verdict(tuple(c for c in self.checks if c.name in wanted), self.floors)
+
+    def text(self) -> str:
+        """One line a check, then the verdict."""
+        lines = [f"{'':<6}{'check':<28}{'figure':>14}  {'bound':<17}{'from'}"]
+        for c in self.checks:
+            status = "pass" if c.passed else "FAIL"
+            bound = f"{c.rule} {c.shown(c.bound)}"
+            lines.append(f"{status:<6}{c.name:<28}{c.shown(c.figure):>14}  {bound:<17}{c.source}")
+        lines.append(f"floors: {self.floors}")
+        lines.append(self.summary())
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        if self.passed:
+            return f"verdict: PASS ({len(self.checks)} checks)"
+        return f"verdict: FAIL ({len(self.failed)} of {len(self.checks)} checks failed)"
+
+    def to_json(self) -> dict:
+        return {
+            "passed": self.passed,
+            "checks": [{**asdict(c), "reason": c.reason} for c in self.checks],
+            "failed": [c.name for c in self.failed],
+            "floors": self.floors,
+        }
+
+
+def _at_least(name, figure, bound, source, unit="%", note="") -> Check:
+    return Check(name, figure, bound, ">=", source, figure >= bound, unit, note)
+
+
+def floors_origin(bars: dict) -> str:
+    """Whose evidence the floors come from: the models, their recipe and classes."""
+    found = bars.get("derivation", {}).get("evidence")
+    if found is None:
+        return "no derivation stated"
+    classes = ", ".join(sorted(found["arithmetic_classes"]))
+    return (
+        f"derived from {found['models']} recorded models of recipe {found['recipe']} "
+        f"({found['folder']}; {classes})"
+    )
+
+
+def _binding(bars: dict, check: str) -> str:
+    detail = bars["derivation"]["checks_detail"].get(check, {})
+    return "promise" if detail.get("binding") == "promise" else "evidence"
+
+
+def _test_checks(rec: dict, bars: dict) -> list[Check]:
+    test = rec["test"]
+    total, size = test["total"], bars["test_set_size"]
+    checks = [
+        Check("test set size", total, size, "==", "promise", total == size, ""),
+        _at_least(
+            "overall", test["correct"] / total, bars["overall_accuracy"], _binding(bars, "overall")
+        ),
+    ]
+    for digit, (c, n) in enumerate(
+        zip(test["per_class_correct"], test["per_class_total"], strict=True)
+    ):
+        floor = bars["per_class"][str(digit)]
+        checks.append(
+            _at_least(
+                DIGITS[digit], c / n if n else 0.0, floor, _binding(bars, f"per_class/{digit}")
+            )
+        )
+    loss = test["loss"]
+    checks.append(
+        Check(
+            "test loss",
+            loss,
+            bars["max_test_loss"],
+            "<=",
+            "evidence",
+            loss <= bars["max_test_loss"],
+            "",
+        )
+    )
+    return checks
+
+
+def _pixel_checks(rec: dict, bars: dict) -> list[Check]:
+    test = rec["test"]
+    regression = rec["baseline_correct"] / test["total"]
+    margin = test["correct"] / test["total"] - regression
+    return [
+        _at_least("pixel regression", regression, bars["min_pixel_regression_accuracy"], "promise"),
+        _at_least("pixel margin", margin, bars["pixel_margin"], "evidence", "points"),
+    ]
+
+
+def _shift_checks(rec: dict, bars: dict) -> list[Check]:
+    total = rec["test"]["total"]
+    return [
+        _at_least(f"shift {d}", agree / total, bars["shift_agreement"], "evidence")
+        for d, agree in rec["shift_agreement"].items()
+    ]
+
+
+def _ood_checks(rec: dict, bars: dict) -> list[Check]:
+    """The suite is the floors' (or an earlier version whose shared conditions count),
+    then every condition the record measured at or above its floor."""
+    suite = {k: bars["ood"][k] for k in ("version", "per_class", "seed")}
+    counted = evidence.counted_conditions(rec, suite, bars["ood"].get("earlier", {}))
+    floors = bars["ood"]["floors"]
+    same = rec["ood"].get("version") == suite["version"]
+    totals = set(rec["ood"]["total"].values())
+    fits = counted is not None and (
+        not same or (set(counted) == set(floors) and totals <= {10 * suite["per_class"]})
+    )
+    described = {k: rec["ood"].get(k) for k in suite}
+    note = ""
+    if counted is None or not same:
+        note = "" if fits else f"suite {described}, floors for {suite}"
+    elif not fits:
+        missing = sorted(set(floors) - set(counted))
+        note = f"not measured: {', '.join(missing)}" if missing else f"totals {sorted(totals)}"
+    checks = [Check("ood suite", float(fits), 1.0, ">=", "thresholds", fits, "", note)]
+    for name, floor in floors.items():
+        if name in (counted or ()):
+            c, n = rec["ood"]["correct"][name], rec["ood"]["total"][name]
+            checks.append(_at_least(f"ood {name}", c / n, floor, "evidence"))
+    return checks
+
+
+def _plain_checks(rec: dict, bars: dict) -> list[Check]:
+    """predict's preprocessing against the plain one, condition by condition: fails where
+    the paired difference is surely below -``plain_points_lost`` (its exact upper bound at
+    one-sided level FAMILY_FALSE_ALARM / conditions, Bonferroni), or, on a condition a
+    step of predict's exists for (``PURPOSES``), where it got no more pictures right."""
+    pairs = rec["plain_pairs"]
+    tolerance = bars["plain_points_lost"] / 100
+    level = 1 - 2 * FAMILY_FALSE_ALARM / len(pairs)
+    checks = []
+    for name, pair in pairs.items():
+        n, lost, won = pair["n"], pair["plain_only"], pair["default_only"]
+        low, high = stats.paired_difference_interval(lost, won, n, level)
+        difference = (won - lost) / n
+        bounds = f"difference {100 * difference:+.1f}, bounds {100 * low:+.1f} .. {100 * high:+.1f}"
+        if name in PURPOSES:
+            passed = high >= -tolerance and difference > 0
+            checks.append(
+                Check(f"plain {name}", difference, 0.0, ">", "purpose", passed, "points", bounds)
+            )
+        else:
+            checks.append(
+                Check(
+                    f"plain {name}",
+                    high,
+                    -tolerance,
+                    ">=",
+                    "promise",
+                    high >= -tolerance,
+                    "points",
+                    f"upper bound; {bounds}",
+                )
+            )
+    return checks
+
+
+def _png_checks(rec: dict, bars: dict) -> list[Check]:
+    """The test set as PNG files through ``predict``: within ``png_points_lost`` of the
+    in-memory accuracy, and every file read."""
+    test = rec["test"]
+    bound = test["correct"] / test["total"] - bars["png_points_lost"] / 100
+    checks = []
+    for name, found in rec["png"].items():
+        figure = found["correct"] / test["total"]
+        passed = figure >= bound and found["unreadable"] == 0
+        note = f"in memory - png_points_lost; {found['unreadable']} files unreadable"
+        checks.append(Check(f"png {name}", figure, bound, ">=", "promise", passed, "%", note))
+    return checks
+
+
+def _architecture_checks(found: dict, bars: dict) -> list[Check]:
+    count, budget = found["parameters"], bars["parameter_budget"]
+    checks = [Check("parameters", count, budget, "<", "promise", count < budget, "")]
+    family = found["mnistnet"] and not found["strangers"]
+    note = f"{found['class']}; layers outside the family: {found['strangers']}"
+    checks.append(Check("family", float(family), 1.0, ">=", "MnistNet", family, "", note))
+    if "inference_form" in found:
+        form = found["inference_form"]
+        same = form["same_predictions"] and form["max_logit_difference"] <= LOGIT_ATOL
+        note = "same predictions" if form["same_predictions"] else "predictions differ"
+        checks.append(
+            Check(
+                "inference form",
+                form["max_logit_difference"],
+                LOGIT_ATOL,
+                "<=",
+                "LOGIT_ATOL",
+                same,
+                "",
+                note,
+            )
+        )
+    return checks
+
+
+def _paired_checks(comparison: dict, bars: dict) -> list[Check]:
+    """Not worse than the accepted model: overall by the exact one-sided McNemar p and the
+    net loss in images; per digit and per condition, worse only where the Holm-adjusted p
+    is significant and the net loss is more than two good models differ by."""
+    rules = bars["compare"]
+    overall, limits = comparison["overall"], rules["max_net_loss"]
+    counts = f"{overall['baseline_only']} lost, {overall['candidate_only']} gained"
+    checks = [
+        Check(
+            "paired overall",
+            overall["p_worse"],
+            rules["alpha"],
+            ">=",
+            "McNemar",
+            overall["p_worse"] >= rules["alpha"],
+            "",
+            counts,
+        ),
+        Check(
+            "paired net loss",
+            -overall["net"],
+            limits["overall"],
+            "<=",
+            "evidence",
+            -overall["net"] <= limits["overall"],
+            "",
+            counts,
+        ),
+    ]
+    for key, value in comparison["breakdown"].items():
+        worse = value["p_holm"] < rules["alpha_breakdown"] and -value["net"] > limits[key]
+        note = (
+            f"Holm p = {value['p_holm']:.2g}; {value['baseline_only']} lost, "
+            f"{value['candidate_only']} gained"
+        )
+        checks.append(
+            Check(
+                f"paired {key}", -value["net"], limits[key], "<=", "evidence", not worse, "", note
+            )
+        )
+    return checks
+
+
+def judge(rec: dict, bars: dict, *, comparison: dict | None = None) -> Verdict:
+    """Every check of the gate that ``rec`` has the figures for, against ``bars`` (the
+    thresholds file), and with ``comparison`` (``paired.compare``) the paired checks."""
+    found = rec.get("architecture")
+    checks: list[Check] = []
+    if "test" in rec:
+        checks += _test_checks(rec, bars)
+    if "baseline_correct" in rec:
+        checks += _pixel_checks(rec, bars)
+    if "shift_agreement" in rec:
+        checks += _shift_checks(rec, bars)
+    if "ood" in rec:
+        checks += _ood_checks(rec, bars)
+    if "plain_pairs" in rec:
+        checks += _plain_checks(rec, bars)
+    if "png" in rec:
+        checks += _png_checks(rec, bars)
+    if found is not None:
+        checks += _architecture_checks(found, bars)
+    if comparison is not None:
+        checks += _paired_checks(comparison, bars)
+    return Verdict(tuple(checks), floors_origin(bars))
+
+
+def seeds_check(mean_accuracy: float, bars: dict) -> Check:
+    """The multi-seed mode's mean over its seeds against its bar."""
+    return _at_least("seeds mean", mean_accuracy, bars["multiseed_mean_accuracy"], "promise")

@@ -1,0 +1,142 @@
+"""Predict digits in ordinary image files, preprocessed the way MNIST itself was made.
+
+MNIST digits are white on black, size-normalised to fit a 20x20 box (aspect ratio kept)
+and placed in a 28x28 field so that their centre of mass is at the centre. A photo or a
+drawing is turned into the same form before the model sees it (``mnist_model.predict.preprocess``:
+polarity, lighting, ink mask, contrast, size and centre); otherwise a perfectly
+good model fails on perfectly clear digits.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mnist_model.errors import MnistModelError
+from mnist_model.inference import inference_form
+from mnist_model.model import normalize
+from mnist_model.predict.preprocess import PREPROCESSINGS, ImageError
+
+MAX_PIXELS = 40_000_000
+"""Images with more pixels than this (about 6,300 x 6,300) are refused before decoding."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    digit: int
+    probability: float
+    top3: list[tuple[int, float]]
+
+    def to_dict(self) -> dict:
+        return {
+            "digit": self.digit,
+            "probability": self.probability,
+            "top3": [{"digit": d, "probability": p} for d, p in self.top3],
+        }
+
+
+def load_model(path: str | os.PathLike[str]) -> torch.nn.Module:
+    """The model of a checkpoint, in eval mode (see mnist_model.checkpoint)."""
+    from mnist_model.checkpoint import load_checkpoint
+
+    return load_checkpoint(path)[0]
+
+
+def read_image(path: str | os.PathLike[str]):
+    """Open an image file with Pillow, refusing huge or unreadable files with ImageError."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise ImageError(
+                    f"{path}: {width}x{height} pixels is over the {MAX_PIXELS:,}-pixel limit"
+                )
+            image.load()
+            return image.copy()
+    except ImageError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageError(f"{path}: not a readable image ({type(exc).__name__})") from None
+
+
+def to_model_input(images: Iterable, preprocessing: str = "default") -> torch.Tensor:
+    """Preprocess images and normalise exactly as in training: (N, 1, 28, 28) float32."""
+    to_mnist_array = PREPROCESSINGS[preprocessing]
+    return _normalised([to_mnist_array(image) for image in images])
+
+
+def _normalised(arrays: list[np.ndarray]) -> torch.Tensor:
+    return normalize(torch.from_numpy(np.stack(arrays)))
+
+
+def predict(
+    model: torch.nn.Module, images: Iterable, preprocessing: str = "default"
+) -> list[Prediction]:
+    """Predictions for PIL images, arrays or tensors (any size, either polarity), through
+    ``preprocessing`` (``preprocess.PREPROCESSINGS``: ``default`` or ``plain``)."""
+    return _predictions(model, to_model_input(images, preprocessing))
+
+
+@torch.inference_mode()
+def _predictions(model: torch.nn.Module, inputs: torch.Tensor) -> list[Prediction]:
+    model.eval()
+    device = next(model.parameters()).device
+    probabilities = inference_form(model)(inputs.to(device)).softmax(1).cpu()
+    if not bool(torch.isfinite(probabilities).all()):
+        raise MnistModelError("the model's output is not finite: its weights overflow")
+    predictions = []
+    for row in probabilities:
+        values, digits = row.topk(3)
+        top3 = [(int(d), float(v)) for d, v in zip(digits, values, strict=True)]
+        predictions.append(Prediction(top3[0][0], top3[0][1], top3))
+    return predictions
+
+
+def predict_files(
+    model: torch.nn.Module,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    batch_size: int = 256,
+    preprocessing: str = "default",
+) -> list[dict]:
+    """One row per file, in order: ``{"image", "digit", "probability", "top3"}``, or
+    ``{"image", "error"}`` (a one-line message naming the file) for a file that cannot be
+    read or holds no digit. Readable files are preprocessed one by one (``preprocessing``)
+    and then run through the model (folded once) in batches."""
+    to_mnist_array = PREPROCESSINGS[preprocessing]
+    net = inference_form(model.eval())
+    rows: list[dict] = []
+    arrays: list[np.ndarray] = []
+    slots: list[int] = []  # the row of each readable file
+    for path in paths:
+        try:
+            arrays.append(to_mnist_array(read_image(path)))
+        except ImageError as exc:
+            message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
+            rows.append({"image": str(path), "error": message})
+            continue
+        slots.append(len(rows))
+        rows.append({"image": str(path)})
+    for slot, prediction in zip(slots, predict_arrays(net, arrays, batch_size), strict=True):
+        rows[slot].update(prediction.to_dict())
+    return rows
+
+
+def predict_arrays(
+    model: torch.nn.Module, arrays: list[np.ndarray], batch_size: int = 256
+) -> list[Prediction]:
+    """Predictions for digits already in MNIST form (``to_mnist_array``'s output)."""
+    predictions: list[Prediction] = []
+    for start in range(0, len(arrays), batch_size):
+        predictions += _predictions(model, _normalised(arrays[start : start + batch_size]))
+    return predictions

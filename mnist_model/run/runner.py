@@ -1,0 +1,267 @@
+"""Running the recipe the way ``mnist-model train``, ``sweep`` and the notebook do: pick
+the device and the arithmetic, resume from a saved state, train, and write the run's
+folder (``mnist_model.run.outputs``) and report.
+
+``train()`` itself (``mnist_model.train``) does none of this: it takes the resolved
+settings, and this module's ``RunFolder`` hooks write what each epoch leaves behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from mnist_model.atomic import atomic_path
+from mnist_model.checkpoint import load_checkpoint, load_plain, read_checkpoint
+from mnist_model.config import Arithmetic, Machine, ModelConfig, TrainConfig
+from mnist_model.errors import CheckpointError, TrainingError
+from mnist_model.evaluate import evaluate
+from mnist_model.model import normalize
+from mnist_model.run import autotune, distributed
+from mnist_model.run.outputs import FILES, write_final_artifacts, write_metrics
+from mnist_model.train import STATE_SCHEMA, Hooks, TrainResult, check_state, train
+
+log = logging.getLogger(__name__)
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else the CPU; nothing requires CUDA."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise TrainingError(
+            f"device {name!r} is not a device (use auto, cpu, cuda or cuda:N)"
+        ) from None
+    if device.type not in ("cpu", "cuda"):
+        raise TrainingError(f"device {name!r}: this project trains on cpu or cuda only")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainingError(f"device {name} asked for CUDA but no CUDA device is available")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise TrainingError(
+            f"device {name}: there are only {torch.cuda.device_count()} CUDA devices"
+        )
+    return device
+
+
+def resolve_arithmetic(
+    machine: Machine, device: torch.device, train_xy, batch_size: int, *, refresh: bool = False
+) -> Arithmetic:
+    """``machine``'s precision and layout with ``auto`` resolved (``autotune.choose``),
+    measured at the run's batch size and thread count, the same on every torchrun rank."""
+    saved = torch.get_num_threads()
+    try:
+        if machine.threads > 0:
+            torch.set_num_threads(machine.threads)
+        inputs = normalize(train_xy[0][:batch_size]).to(device)
+        chosen = autotune.choose(
+            machine.precision,
+            machine.layout,
+            device,
+            inputs,
+            train_xy[1][:batch_size].to(device),
+            refresh=refresh,
+        )
+    finally:
+        torch.set_num_threads(saved)
+    return distributed.same_on_every_rank(chosen)
+
+
+def run_recipe(
+    config: TrainConfig,
+    machine: Machine,
+    train_xy,
+    test_xy,
+    *,
+    hooks: Hooks | None = None,
+    device: torch.device | str = "cpu",
+) -> TrainResult:
+    """``train()`` as ``mnist-model train`` runs it, writing nothing: ``machine``'s
+    arithmetic resolved, its threads and evaluation batch used."""
+    device = torch.device(device)
+    arithmetic = resolve_arithmetic(machine, device, train_xy, config.batch_size)
+    return train(
+        config,
+        *train_xy,
+        *test_xy,
+        arithmetic=arithmetic,
+        device=device,
+        threads=machine.threads,
+        eval_batch_size=machine.eval_batch_size,
+        hooks=hooks,
+    )
+
+
+def read_training_state(path: Path, config: TrainConfig, model_config: ModelConfig) -> dict:
+    """A saved training state, checked against this run's recipe; its ``arithmetic`` is
+    parsed (a resumed run keeps the arithmetic it started with)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainingError(f"no training state at {path} to resume from")
+    state = load_plain(path, "training state")
+    if not isinstance(state, dict) or state.get("schema_version") != STATE_SCHEMA:
+        raise CheckpointError(f"{path} is not a training state this version reads")
+    try:
+        check_state(state, config, model_config)
+    except TrainingError as exc:
+        raise TrainingError(f"{path}: {exc}") from None
+    try:
+        state["arithmetic"] = Arithmetic.from_dict(state.get("arithmetic"))
+    except ValueError as exc:
+        raise CheckpointError(f"{path} has no valid arithmetic ({exc})") from None
+    return state
+
+
+class RunFolder(Hooks):
+    """Writes the training state and metrics.json after every epoch (on the first rank
+    only), and shows a tqdm bar per epoch when ``show``."""
+
+    def __init__(self, out: Path, config: TrainConfig, machine: Machine, extra: dict, show: bool):
+        self.out, self.config, self.machine, self.extra, self.show = (
+            out,
+            config,
+            machine,
+            extra,
+            show,
+        )
+        self.lead = distributed.rank() == 0
+        self.bar = None
+
+    def step_done(self, epoch, step, steps, loss_sum, correct, seen) -> None:
+        if not self.show:
+            return
+        if step == 0:
+            self.bar = tqdm(total=steps, desc=f"epoch {epoch}/{self.config.epochs}", leave=False)
+        self.bar.update(1)
+        if step % 20 == 0:
+            accuracy = 100 * correct.item() / seen
+            self.bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{accuracy:.2f}%")
+        if step == steps - 1:
+            self.bar.close()
+
+    def epoch_done(self, epoch, record, result, state) -> None:
+        if not self.lead:
+            return
+        with atomic_path(self.out / FILES["state"]) as tmp:
+            torch.save(state(), tmp)
+        write_metrics(self.out, self.config, self.machine, result, self.extra)
+
+
+def train_and_write(
+    config: TrainConfig,
+    out: Path,
+    train_xy: tuple[torch.Tensor, torch.Tensor],
+    test_xy: tuple[torch.Tensor, torch.Tensor],
+    *,
+    checksums: dict[str, str],
+    machine: Machine | None = None,
+    device: torch.device | str | None = None,
+    progress: bool | None = None,
+    state: dict | None = None,
+    remeasure: bool = False,
+) -> tuple[TrainResult, dict[str, Path]]:
+    """Train ``config`` and write every file of ``FILES`` into ``out``: metrics.json and the
+    training state after each epoch, then the checkpoint, per_class.json and the report.
+    ``machine`` defaults to ``Machine()``, ``device`` to ``machine.device``; ``state``
+    (``read_training_state``) is a run to continue, in the arithmetic it started with.
+    Returns the run and the written paths by name (none on a torchrun rank other than the
+    first, which writes nothing)."""
+    from mnist_model.report.card import build_report
+
+    machine = machine or Machine()
+    device = select_device(machine.device) if device is None else torch.device(device)
+    lead = distributed.rank() == 0
+    if lead:
+        out.mkdir(parents=True, exist_ok=True)
+    if state is not None:
+        arithmetic = dataclasses.replace(state["arithmetic"], source="resumed")
+    else:
+        arithmetic = resolve_arithmetic(
+            machine, device, train_xy, config.batch_size, refresh=remeasure
+        )
+    extra = {
+        "device": str(device),
+        "train_size": len(train_xy[0]),
+        "test_size": len(test_xy[0]),
+        "world_size": distributed.world_size(),
+    }
+    show = sys.stderr.isatty() if progress is None else progress
+    start = time.perf_counter()
+    run = train(
+        config,
+        *train_xy,
+        *test_xy,
+        arithmetic=arithmetic,
+        device=device,
+        threads=machine.threads,
+        eval_batch_size=machine.eval_batch_size,
+        hooks=RunFolder(out, config, machine, extra, show),
+        replicas=distributed.replicas(),
+        state=state,
+    )
+    extra["wall_seconds"] = time.perf_counter() - start
+    if not lead:
+        return run, {}
+    paths = write_final_artifacts(out, config, machine, run, checksums, extra)
+    # The report describes what the checkpoint holds, with the run's final evaluation (the
+    # same weights): evaluating the test set again would only repeat it.
+    payload = read_checkpoint(paths["checkpoint"])
+    paths.update(build_report(out, run.model, payload, run.history, run.final, *test_xy))
+    return run, paths
+
+
+CURVE_KEYS = ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy", "lr")
+
+
+def _drawable(history: object) -> list[dict]:
+    """The epochs of a checkpoint's recorded history that the curves can draw: records
+    with every curve's figure, finite (a checkpoint's metrics are not trusted)."""
+    if not isinstance(history, list):
+        return []
+    return [
+        record
+        for record in history
+        if isinstance(record, dict)
+        and all(
+            isinstance(record.get(k), int | float) and math.isfinite(record[k]) for k in CURVE_KEYS
+        )
+    ]
+
+
+def rebuild_report(
+    out: Path,
+    checkpoint: Path,
+    test_xy,
+    *,
+    ood: bool = False,
+    ood_cache: Path | None = None,
+    comparison: str | None = None,
+) -> dict[str, Path]:
+    """The report files (``outputs.REPORT_KEYS``) for a saved checkpoint, evaluated afresh;
+    with ``ood``, the model card also gets the out-of-distribution suite's table (its
+    prepared pictures kept in ``ood_cache``), and with ``comparison`` the comparison with
+    a baseline."""
+    from mnist_model.gate.ood import run_suite
+    from mnist_model.report.card import build_report
+
+    model, payload = load_checkpoint(checkpoint)
+    result = evaluate(model, *test_xy)
+    metrics = payload.get("metrics")
+    history = _drawable(metrics.get("history", []) if isinstance(metrics, dict) else [])
+    suite = None
+    if ood:  # both preprocessings, side by side
+        suite = {
+            name: run_suite(model, *test_xy, cache_dir=ood_cache, preprocessing=name)
+            for name in ("default", "plain")
+        }
+    return build_report(
+        out, model, payload, history, result, *test_xy, ood=suite, comparison=comparison
+    )

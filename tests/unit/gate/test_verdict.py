@@ -1,0 +1,127 @@
+"""The verdict engine: every check's figure against its bound, with a reason that names
+both; each section of a record is judged when it is there and only then."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mnist_model.gate import thresholds
+from mnist_model.gate.verdict import CORE, DIGITS, judge, seeds_check
+
+BARS = thresholds.load()
+
+
+def _plain_record(pairs: dict) -> dict:
+    return {"plain_pairs": {name: {"n": 1000, **pair} for name, pair in pairs.items()}}
+
+
+@settings(max_examples=60, deadline=None)
+@given(plain_only=st.integers(0, 80), default_only=st.integers(0, 80))
+def test_against_plain_fails_exactly_where_the_default_is_surely_worse(
+    plain_only, default_only
+) -> None:
+    scipy_stats = pytest.importorskip("scipy.stats", reason="scipy is the test-only oracle")
+    n, alpha, tolerance = 1000, 0.01, BARS["plain_points_lost"] / 100
+    pair = {"plain_only": plain_only, "default_only": default_only}
+    # two conditions with the same pictures: alpha is shared by two
+    verdict = judge(_plain_record({"a": pair, "b": pair}), BARS)
+    discordant = plain_only + default_only
+    # the oracle: scipy's exact (Clopper-Pearson) bound on the share favouring the default
+    if discordant:
+        ci = scipy_stats.binomtest(default_only, discordant).proportion_ci(1 - alpha)
+        high = (2 * ci.high - 1) * discordant / n
+    else:
+        high = 0.0
+    check = verdict["plain a"]
+    assert check.figure == pytest.approx(high, abs=1e-9)
+    assert check.passed == (high >= -tolerance)
+    assert f"difference {100 * (default_only - plain_only) / n:+.1f}" in check.note
+
+
+def test_against_plain_wants_a_win_where_a_step_exists() -> None:
+    tie = judge(_plain_record({"shadow": {"plain_only": 3, "default_only": 3}}), BARS)
+    assert not tie["plain shadow"].passed
+    win = judge(_plain_record({"shadow": {"plain_only": 3, "default_only": 40}}), BARS)
+    assert win["plain shadow"].passed
+    loss = judge(_plain_record({"clean": {"plain_only": 60, "default_only": 5}}), BARS)
+    assert not loss["plain clean"].passed
+    assert loss["plain clean"].reason.startswith("plain clean: ")
+    assert "needs >= -0.50 points" in loss["plain clean"].reason
+
+
+def _test_section(per_class_correct: list[int]) -> dict:
+    totals = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    return {
+        "correct": sum(per_class_correct),
+        "total": sum(totals),
+        "loss": 0.015,
+        "per_class_correct": per_class_correct,
+        "per_class_total": totals,
+    }
+
+
+def test_the_test_set_checks_compare_each_digit_with_its_floor() -> None:
+    totals = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    good = [t - 3 for t in totals]
+    verdict = judge({"test": _test_section(good)}, BARS)
+    assert [c.name for c in verdict.checks] == ["test set size", "overall", *DIGITS, "test loss"]
+    assert verdict.passed, verdict.text()
+    weak = copy.copy(good)
+    weak[6] = int(0.98 * totals[6])  # below every derived digit floor and the promise
+    failed = judge({"test": _test_section(weak)}, BARS).failed
+    assert [c.name for c in failed] == ["digit 6"]
+    assert failed[0].reason.startswith("digit 6: 97.91 %, needs >= ")
+
+
+def test_a_check_at_its_floor_passes_and_one_image_below_fails() -> None:
+    totals = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    floor = BARS["per_class"]["0"]
+    at = [t - 3 for t in totals]
+    at[0] = -int(-floor * totals[0] // 1)  # the fewest images right that reach the floor
+    assert judge({"test": _test_section(at)}, BARS)["digit 0"].passed
+    at[0] -= 1
+    assert not judge({"test": _test_section(at)}, BARS)["digit 0"].passed
+
+
+def test_the_architecture_checks_say_when_a_model_is_not_an_mnistnet() -> None:
+    found = {
+        "parameters": 5_258,
+        "class": "Net",
+        "mnistnet": False,
+        "layers": ["Conv2d", "Linear"],
+        "strangers": ["fc"],
+    }
+    verdict = judge({"architecture": found}, BARS)
+    assert verdict["parameters"].passed
+    assert not verdict["family"].passed and "Net" in verdict["family"].reason
+    assert "inference form" not in verdict
+
+
+def test_only_what_was_measured_is_judged_and_the_core_is_a_subset() -> None:
+    assert judge({}, BARS).checks == ()
+    assert set(CORE) == {"overall", *DIGITS, "parameters"}
+
+
+def test_the_verdict_names_whose_evidence_the_floors_come_from() -> None:
+    origin = judge({}, BARS).floors
+    found = BARS["derivation"]["evidence"]
+    assert f"{found['models']} recorded models of recipe {found['recipe']}" in origin
+
+
+def test_the_seeds_mean_is_judged_against_its_bar() -> None:
+    bar = BARS["multiseed_mean_accuracy"]
+    assert seeds_check(bar, BARS).passed
+    assert not seeds_check(bar - 1e-4, BARS).passed
+
+
+def test_the_json_lists_every_check_and_the_failed_ones() -> None:
+    totals = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    weak = [t - 3 for t in totals]
+    weak[6] = 930
+    data = judge({"test": _test_section(weak)}, BARS).to_json()
+    assert data["passed"] is False and data["failed"] == ["digit 6"]
+    assert {c["name"] for c in data["checks"]} == {"test set size", "overall", *DIGITS, "test loss"}
