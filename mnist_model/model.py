@@ -118,8 +118,8 @@ def check_input(x: torch.Tensor, *, low_res: bool = False, finite: bool = True) 
             "use mnist_model.model.normalize on uint8 images"
         )
     # One summing pass first: a NaN or an infinity makes the sum non-finite, so a finite
-    # sum proves the batch clean. isfinite(x).all() alone takes four passes, 1-3 % of a
-    # training step; it now runs only on a non-finite sum (which large values may reach).
+    # sum proves the batch clean. isfinite(x).all() takes four passes, 1-3 % of a training
+    # step, so it runs only on a non-finite sum (which large finite values may reach).
     if finite and not torch.isfinite(x.sum()) and not bool(torch.isfinite(x).all()):
         raise ValueError("input contains NaN or infinite values")
 

@@ -37,16 +37,12 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 log = logging.getLogger(__name__)
 
 SUITE_VERSION = 3
-"""3: version 2's 18 conditions, picture for picture the same, and six that look like what
-people feed ``predict`` (count-grid captures, blocky strokes, other typefaces at low
-resolution, a slight perspective, a neighbouring digit's edge, dark ruled lines); 1,000
-pictures each.
-2: 18 conditions (version 1's 25, with the ones that measured the same thing merged). A
-new version changes what the floors in thresholds.json mean: they are derived again from
-recorded evidence (``mnist-model thresholds derive``)."""
+"""The suite's version: 24 conditions of 1,000 pictures each. A new version changes what
+the floors in thresholds.json mean: they are derived again from recorded evidence
+(``mnist-model thresholds derive``). The versions before are in docs/history.md."""
 VERSION_2 = 18
-"""Version 3 begins with version 2's conditions, unchanged: their counts in an evidence
-record of version 2 are counts of version 3 (``tests/unit/test_ood.py`` holds their
+"""The suite begins with version 2's 18 conditions, unchanged: their counts in an evidence
+record of version 2 count for this version (``tests/unit/gate/test_ood.py`` holds their
 pictures' checksum)."""
 PER_CLASS = 100
 """Pictures of each digit per condition in the suite the acceptance gate judges (1,000 a
@@ -167,7 +163,6 @@ def _stroke(filter_size: int, thicker: bool) -> Transform:
     """Dark ink grows under a min filter and shrinks under a max filter."""
 
     def transform(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-        # Thin a blurred copy so that a thin pen stays connected.
         if thicker:
             return image.filter(ImageFilter.MinFilter(filter_size))
         return image.filter(ImageFilter.MaxFilter(filter_size))

@@ -5,7 +5,7 @@ Which is fastest depends on the CPU, not on the recipe. On a CPU with native AVX
 (this project's development machine) bf16 autocast is about 1.3x faster than float32; on
 AVX-512 without BF16 it is about 1.5x slower, and on AVX2-only CPUs (most laptops, GitHub's
 ``ubuntu-latest`` runners), where oneDNN emulates bfloat16, about 7x slower. So ``auto``
-(``TrainConfig.precision`` and ``TrainConfig.layout``) times a few real training steps of
+(``Machine.precision`` and ``Machine.layout``) times a few real training steps of
 each candidate on this machine, at the run's batch size and thread count, and keeps the
 fastest. The choice is cached per machine, torch version, threads and batch size in
 ``<cache>/arithmetic.json`` (``$MNIST_MODEL_CACHE``, else ``$XDG_CACHE_HOME/mnist-model``,

@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+import mnist_model.cli.common as commands
 from mnist_model import cli
 from mnist_model.checkpoint import load_checkpoint
-from mnist_model.cli import commands
 from mnist_model.config import LAYOUT_CHOICES, PRECISION_CHOICES
 from mnist_model.data import RAW_FILES
 
@@ -154,7 +154,7 @@ def preloaded(monkeypatch, mnist_splits):
     def load(data_dir, *, acquire_missing=True):
         return dict(RAW_FILES), mnist_splits["train"], mnist_splits["test"]
 
-    monkeypatch.setattr(commands, "_load_data", load)
+    monkeypatch.setattr(commands, "load_data", load)
 
 
 @FUZZ
@@ -197,13 +197,13 @@ def test_any_sweep_flags_finish_or_fail_in_one_line(preloaded, flags) -> None:
         out = Path(tmp) / "sweep"
         # sweep has no --limit: give it a small training split through the preloaded data
         with pytest.MonkeyPatch.context() as patch:
-            load = commands._load_data
+            load = commands.load_data
 
             def small(data_dir, *, acquire_missing=True):
                 checksums, (x, y), test = load(data_dir, acquire_missing=acquire_missing)
                 return checksums, (x[:limit], y[:limit]), (test[0][:50], test[1][:50])
 
-            patch.setattr(commands, "_load_data", small)
+            patch.setattr(commands, "load_data", small)
             code, stdout, err = run(["sweep", *as_args(flags), "--no-progress", "--out", str(out)])
         if code == 0:
             summary = json.loads((out / "sweep.json").read_text())

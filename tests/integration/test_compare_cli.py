@@ -50,8 +50,8 @@ def test_a_worse_model_is_named_worse_with_its_p_value(models, capsys) -> None:
     trained, untrained, record = models
     assert main(["compare", "--checkpoint", str(untrained), "--baseline", str(record)]) == 1
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last.startswith("verdict: WORSE: overall: significantly worse, p = ")
-    assert "images lost" in last
+    assert last.startswith("verdict: WORSE: paired overall: ")
+    assert "needs >= 0.01 (" in last and " lost, " in last
     # a checkpoint works as the baseline too
     assert main(["compare", "--checkpoint", str(untrained), "--baseline", str(trained)]) == 1
 

@@ -11,8 +11,9 @@ import pytest
 
 from mnist_model.checkpoint import save_checkpoint
 from mnist_model.cli import main
-from mnist_model.gate import floors as calibration
-from mnist_model.gate import thresholds
+from mnist_model.data.checksums import sha256_file
+from mnist_model.gate import evidence, thresholds
+from mnist_model.gate.verdict import judge
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +45,7 @@ def test_check_fails_a_model_below_a_floor_and_names_the_check(tmp_path, capsys)
     bad.write_text(json.dumps(record))
     assert main(["thresholds", "check", str(bad)]) == 1
     line = capsys.readouterr().out.splitlines()[0]
-    assert "FAIL" in line and "ood shadow 10.0%" in line and "digit 6" in line
+    assert "FAIL" in line and "ood shadow: 10.00 %, needs >= " in line and "digit 6: " in line
 
 
 @pytest.mark.parametrize(
@@ -79,13 +80,13 @@ def test_record_measures_a_checkpoint_as_the_gate_does(small_training, tmp_path,
     assert main(["thresholds", "record", str(path), "--out", str(out)]) == 0
     (written,) = out.glob("*.json")
     assert f"wrote {written}" in capsys.readouterr().out
-    (record,) = calibration.load_evidence([written])
+    (record,) = evidence.load_evidence([written])
     model = record["model"]
     assert written.name == f"{model['arithmetic_class']}-seed0.json"
     assert model["threads"] == 1 and model["recipe"]
-    assert model["checkpoint_sha256"] == calibration.sha256_file(path)
+    assert model["checkpoint_sha256"] == sha256_file(path)
     assert record["test"]["total"] == 10_000 == sum(record["test"]["per_class_total"])
     assert set(record["ood"]["correct"]) == set(thresholds.ood_floors())
     assert set(record["ood"]["plain_correct"]) == set(record["ood"]["correct"])
     # a one-epoch model on 6,000 images is no good model: the gate's judgement says so
-    assert calibration.judge(record, thresholds.load())
+    assert judge(record, thresholds.load()).failed
