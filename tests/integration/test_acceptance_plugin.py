@@ -98,8 +98,8 @@ def test_checkpoint_option_in_every_spelling(
 def test_the_overall_bar_is_read_from_the_thresholds_file(untrained, tmp_path, above) -> None:
     # The acceptance suite run with thresholds.PATH pointing at an edited copy: a bar set
     # exactly at the untrained model's accuracy passes it, one image above fails it. So
-    # the suite judges by the file and nothing else (the report's side: tests/unit/
-    # test_report.py).
+    # the suite judges by the file and nothing else (the report side: tests/unit/report/
+    # test_card.py).
     from mnist_model.gate import thresholds
 
     outside, _, correct = untrained
@@ -113,7 +113,7 @@ def test_the_overall_bar_is_read_from_the_thresholds_file(untrained, tmp_path, a
         "import pathlib, sys, pytest\n"
         "class Bar:\n"
         "    def pytest_configure(self, config):\n"
-        "        from mnist_model import thresholds\n"
+        "        from mnist_model.gate import thresholds\n"
         f"        thresholds.PATH = pathlib.Path({str(path)!r})\n"
         "sys.exit(pytest.main(sys.argv[1:], plugins=[Bar()]))\n"
     )
