@@ -106,8 +106,19 @@ class Verdict:
         }
 
 
+RULES = {">=": float.__ge__, ">": float.__gt__, "<=": float.__le__, "<": float.__lt__}
+
+
+def _check(name, figure, rule, bound, source, unit="%", note="", passed=None) -> Check:
+    """A check that passes when ``figure rule bound`` (or as ``passed`` says, where more
+    than the one comparison decides)."""
+    if passed is None:
+        passed = RULES[rule](float(figure), float(bound))
+    return Check(name, figure, bound, rule, source, bool(passed), unit, note)
+
+
 def _at_least(name, figure, bound, source, unit="%", note="") -> Check:
-    return Check(name, figure, bound, ">=", source, figure >= bound, unit, note)
+    return _check(name, figure, ">=", bound, source, unit, note)
 
 
 def floors_origin(bars: dict) -> str:
@@ -131,7 +142,7 @@ def _test_checks(rec: dict, bars: dict) -> list[Check]:
     test = rec["test"]
     total, size = test["total"], bars["test_set_size"]
     checks = [
-        Check("test set size", total, size, "==", "promise", total == size, ""),
+        _check("test set size", total, "==", size, "promise", "", passed=total == size),
         _at_least(
             "overall", test["correct"] / total, bars["overall_accuracy"], _binding(bars, "overall")
         ),
@@ -145,18 +156,7 @@ def _test_checks(rec: dict, bars: dict) -> list[Check]:
                 DIGITS[digit], c / n if n else 0.0, floor, _binding(bars, f"per_class/{digit}")
             )
         )
-    loss = test["loss"]
-    checks.append(
-        Check(
-            "test loss",
-            loss,
-            bars["max_test_loss"],
-            "<=",
-            "evidence",
-            loss <= bars["max_test_loss"],
-            "",
-        )
-    )
+    checks.append(_check("test loss", test["loss"], "<=", bars["max_test_loss"], "evidence", ""))
     return checks
 
 
@@ -196,7 +196,7 @@ def _ood_checks(rec: dict, bars: dict) -> list[Check]:
     elif not fits:
         missing = sorted(set(floors) - set(counted))
         note = f"not measured: {', '.join(missing)}" if missing else f"totals {sorted(totals)}"
-    checks = [Check("ood suite", float(fits), 1.0, ">=", "thresholds", fits, "", note)]
+    checks = [_check("ood suite", float(fits), ">=", 1.0, "thresholds", "", note)]
     for name, floor in floors.items():
         if name in (counted or ()):
             c, n = rec["ood"]["correct"][name], rec["ood"]["total"][name]
@@ -218,20 +218,19 @@ def _plain_checks(rec: dict, bars: dict) -> list[Check]:
         low, high = stats.paired_difference_interval(lost, won, n, level)
         difference = (won - lost) / n
         bounds = f"difference {100 * difference:+.1f}, bounds {100 * low:+.1f} .. {100 * high:+.1f}"
-        if name in PURPOSES:
+        if name in PURPOSES:  # wins, and is not surely worse either
             passed = high >= -tolerance and difference > 0
             checks.append(
-                Check(f"plain {name}", difference, 0.0, ">", "purpose", passed, "points", bounds)
+                _check(f"plain {name}", difference, ">", 0.0, "purpose", "points", bounds, passed)
             )
         else:
             checks.append(
-                Check(
+                _check(
                     f"plain {name}",
                     high,
-                    -tolerance,
                     ">=",
+                    -tolerance,
                     "promise",
-                    high >= -tolerance,
                     "points",
                     f"upper bound; {bounds}",
                 )
@@ -249,31 +248,23 @@ def _png_checks(rec: dict, bars: dict) -> list[Check]:
         figure = found["correct"] / test["total"]
         passed = figure >= bound and found["unreadable"] == 0
         note = f"in memory - png_points_lost; {found['unreadable']} files unreadable"
-        checks.append(Check(f"png {name}", figure, bound, ">=", "promise", passed, "%", note))
+        checks.append(_check(f"png {name}", figure, ">=", bound, "promise", "%", note, passed))
     return checks
 
 
 def _architecture_checks(found: dict, bars: dict) -> list[Check]:
     count, budget = found["parameters"], bars["parameter_budget"]
-    checks = [Check("parameters", count, budget, "<", "promise", count < budget, "")]
+    checks = [_check("parameters", count, "<", budget, "promise", "")]
     family = found["mnistnet"] and not found["strangers"]
     note = f"{found['class']}; layers outside the family: {found['strangers']}"
-    checks.append(Check("family", float(family), 1.0, ">=", "MnistNet", family, "", note))
+    checks.append(_check("family", float(family), ">=", 1.0, "MnistNet", "", note))
     if "inference_form" in found:
         form = found["inference_form"]
         same = form["same_predictions"] and form["max_logit_difference"] <= LOGIT_ATOL
         note = "same predictions" if form["same_predictions"] else "predictions differ"
+        difference = form["max_logit_difference"]
         checks.append(
-            Check(
-                "inference form",
-                form["max_logit_difference"],
-                LOGIT_ATOL,
-                "<=",
-                "LOGIT_ATOL",
-                same,
-                "",
-                note,
-            )
+            _check("inference form", difference, "<=", LOGIT_ATOL, "LOGIT_ATOL", "", note, same)
         )
     return checks
 
@@ -286,26 +277,8 @@ def _paired_checks(comparison: dict, bars: dict) -> list[Check]:
     overall, limits = comparison["overall"], rules["max_net_loss"]
     counts = f"{overall['baseline_only']} lost, {overall['candidate_only']} gained"
     checks = [
-        Check(
-            "paired overall",
-            overall["p_worse"],
-            rules["alpha"],
-            ">=",
-            "McNemar",
-            overall["p_worse"] >= rules["alpha"],
-            "",
-            counts,
-        ),
-        Check(
-            "paired net loss",
-            -overall["net"],
-            limits["overall"],
-            "<=",
-            "evidence",
-            -overall["net"] <= limits["overall"],
-            "",
-            counts,
-        ),
+        _check("paired overall", overall["p_worse"], ">=", rules["alpha"], "McNemar", "", counts),
+        _check("paired net loss", -overall["net"], "<=", limits["overall"], "evidence", "", counts),
     ]
     for key, value in comparison["breakdown"].items():
         worse = value["p_holm"] < rules["alpha_breakdown"] and -value["net"] > limits[key]
@@ -314,8 +287,8 @@ def _paired_checks(comparison: dict, bars: dict) -> list[Check]:
             f"{value['candidate_only']} gained"
         )
         checks.append(
-            Check(
-                f"paired {key}", -value["net"], limits[key], "<=", "evidence", not worse, "", note
+            _check(
+                f"paired {key}", -value["net"], "<=", limits[key], "evidence", "", note, not worse
             )
         )
     return checks
