@@ -62,11 +62,32 @@ if TESTS not in sys.path:
 
 
 # --- options ---------------------------------------------------------------------------
-# --checkpoint, --seeds and --seeds-out come from mnist_model.gate.plugin, which the
-# package registers as a pytest11 entry point (so pytest knows them before it reads the
-# command line). Named here as well for a checkout run without installing the package;
-# pytest loads a plugin once under that name.
+# --checkpoint, --baseline, --seeds... come from mnist_model.gate.plugin, which the package
+# registers as a pytest11 entry point (so pytest knows them before it reads the command
+# line). Named here as well for a checkout run without installing the package; pytest
+# loads a plugin once under that name.
 pytest_plugins = ("mnist_model.gate.plugin",)
+
+
+def _deselect_by_mode(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Multi-seed tests only with ``--seeds``, comparison tests only with ``--baseline``
+    (collected or not, never skipped). Here, not in the plugin: the markers are this
+    project's, and another project's tests marked ``baseline`` are none of ours."""
+    from mnist_model.gate.plugin import dest
+
+    multi = config.getoption(dest("seeds")) > 0
+    compared = config.getoption(dest("baseline")) is not None
+
+    def wanted(item: pytest.Item) -> bool:
+        if (item.get_closest_marker("multiseed") is not None) != multi:
+            return False
+        return compared or item.get_closest_marker("baseline") is None
+
+    keep = [item for item in items if wanted(item)]
+    dropped = [item for item in items if item not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 _OWN_CACHE = pytest.StashKey[str]()
@@ -161,6 +182,7 @@ def quick_tier_audit(request, monkeypatch) -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _deselect_by_mode(config, items)
     e2e = [item.nodeid for item in items if item.get_closest_marker("e2e")]
     if len(e2e) > MAX_E2E:
         raise pytest.UsageError(f"{len(e2e)} e2e tests, more than {MAX_E2E}: {e2e}")

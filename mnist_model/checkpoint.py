@@ -75,11 +75,12 @@ def load_plain(path: Path, what: str) -> Any:
     (a checkpoint, a training state) and the file; the caller checks the schema."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except pickle.UnpicklingError:
         raise CheckpointError(
-            f"refusing to load {what} {path}: it holds objects other than tensors and plain "
-            f"data ({first[:160]})"
+            f"refusing to load {what} {path}: it holds pickled Python objects (a whole module "
+            "saved with torch.save(model)?), and loading them would run their code; save "
+            "model.state_dict() and give --model-class MODULE:NAME, or export TorchScript, "
+            "torch.export or ONNX"
         ) from None
     except Exception as exc:  # noqa: BLE001 - untrusted bytes make torch.load raise anything
         # (IndexError, KeyError, struct.error... found by tests/unit/test_fuzz_loaders.py)
@@ -118,8 +119,8 @@ def model_config_from(payload: dict[str, Any], path: str | os.PathLike[str]) -> 
     known = {f.name for f in dataclasses.fields(ModelConfig)}
     if set(raw) != known:
         raise CheckpointError(
-            f"{path} was saved for another model (config fields {sorted(raw)}, "
-            f"expected {sorted(known)})"
+            f"{path} was saved for another model than MnistNet (config fields "
+            f"{sorted(raw)[:4]}): give --model-class MODULE:NAME to build yours"
         )
     for key in ("stage1_channels", "stage2_channels"):
         raw[key] = tuple(raw[key])

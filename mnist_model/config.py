@@ -349,3 +349,12 @@ def arithmetic_class(precision: str, device: str = "cpu") -> str:
     aten = torch.backends.cpu.get_cpu_capability()
     avx512 = allowed("AVX512_CORE", "avx512f") and aten.startswith("AVX512")
     return "fp32-avx512" if avx512 else "fp32-avx2"
+
+
+INPUT_SCALES = {
+    "mnist": "normalised: (x / 255 - 0.1307) / 0.3081, as this project trains",
+    "unit": "pixels in [0, 1] (transforms.ToTensor() alone)",
+    "byte": "pixels in [0, 255]",
+}
+"""What a model to judge was trained on (``formats.load_any``'s ``input_scale``): the gate
+converts its own normalised input to it."""

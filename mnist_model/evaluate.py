@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mnist_model.inference import inference_form
-from mnist_model.model import normalize
+from mnist_model.model import device_of, normalize
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def predict_logits(
     was_training = model.training
     model.eval()
     net = inference_form(model)
-    device = next(model.parameters()).device
+    device = device_of(model)
     try:
         chunks = [
             net(images[i : i + batch_size].to(device)).float().cpu()

@@ -124,5 +124,13 @@ def check_input(x: torch.Tensor, *, low_res: bool = False, finite: bool = True) 
         raise ValueError("input contains NaN or infinite values")
 
 
+def device_of(model: nn.Module) -> torch.device:
+    """Where ``model``'s first parameter (or buffer) lives; the CPU for a model with none
+    (an ONNX model behind ``formats.Foreign``)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

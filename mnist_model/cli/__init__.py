@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from mnist_model.cli import bench, data, judge, predict, report, thresholds, train
+from mnist_model.cli import bench, data, export, judge, predict, report, thresholds, train
 from mnist_model.cli.common import EXIT_ERROR
 from mnist_model.errors import MnistModelError
 
@@ -27,6 +27,7 @@ COMMANDS = {
     **predict.COMMANDS,
     **bench.COMMANDS,
     **judge.COMMANDS,
+    **export.COMMANDS,
     **thresholds.COMMANDS,
 }
 """Every subcommand: (its help, the function adding its flags, its handler)."""

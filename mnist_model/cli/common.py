@@ -23,9 +23,52 @@ def data_dir_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def checkpoint_flag(parser: argparse.ArgumentParser) -> None:
+def checkpoint_flag(parser: argparse.ArgumentParser, *, many: bool = False) -> None:
+    """``--checkpoint`` (any model format: ``formats.load_any``) with the flags that say
+    how to read it, ``--model-class`` and ``--input-scale``."""
+    from mnist_model.config import INPUT_SCALES
+
     parser.add_argument(
-        "--checkpoint", type=Path, required=True, help="the model.pt to use (required)"
+        "--checkpoint",
+        type=Path,
+        required=True,
+        action="append" if many else "store",
+        help="the model to use (required): an mnist-model checkpoint, a state_dict (with "
+        "--model-class), TorchScript, a torch.export program (.pt2) or ONNX; the format is "
+        "read from the file" + ("; repeat it to average over models" if many else ""),
+    )
+    parser.add_argument(
+        "--model-class",
+        metavar="MODULE:NAME",
+        help="for a state_dict: the nn.Module class (or factory taking no arguments) to load "
+        "it into, importable from the current folder or PYTHONPATH",
+    )
+    parser.add_argument(
+        "--input-scale",
+        choices=tuple(INPUT_SCALES),
+        default="mnist",
+        help="the pixels the model was trained on: "
+        + "; ".join(f"{k}: {v}" for k, v in INPUT_SCALES.items())
+        + " (default: mnist)",
+    )
+
+
+def thresholds_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--thresholds",
+        type=Path,
+        help="the floors to judge against: a file from `mnist-model thresholds derive` "
+        "(default: the shipped floors, derived from this project's recipe)",
+    )
+
+
+def load_model(args: argparse.Namespace, path: Path | None = None):
+    """The model ``--checkpoint`` (or ``path``) names, read as its flags say
+    (``formats.Loaded``)."""
+    from mnist_model.formats import load_any
+
+    return load_any(
+        path or args.checkpoint, model_class=args.model_class, input_scale=args.input_scale
     )
 
 

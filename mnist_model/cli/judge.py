@@ -17,8 +17,10 @@ from mnist_model.cli.common import (
     checkpoint_flag,
     data_dir_flag,
     json_flag,
+    load_model,
     positive,
     read_test_split,
+    thresholds_flag,
 )
 from mnist_model.errors import MnistModelError
 
@@ -28,7 +30,8 @@ def _baseline_flag(parser: argparse.ArgumentParser, required: bool) -> None:
         "--baseline",
         type=Path,
         required=required,
-        help="the accepted model: a baseline record (.json) or a checkpoint (.pt)"
+        help="the accepted model: a baseline record (JSON) or a model file of any format "
+        "(read with --model-class and --input-scale too)"
         + (" (required)" if required else "; adds the paired comparison with it"),
     )
 
@@ -37,13 +40,13 @@ def gate_flags(parser: argparse.ArgumentParser) -> None:
     data_dir_flag(parser)
     checkpoint_flag(parser)
     _baseline_flag(parser, required=False)
+    thresholds_flag(parser)
     json_flag(parser, "the verdict, every check with its figure, bound and source,")
 
 
 def gate(args: argparse.Namespace) -> int:
-    """The acceptance suite's verdict on a checkpoint, in one table; exit 1 if any check
-    fails."""
-    from mnist_model.checkpoint import load_checkpoint
+    """The acceptance suite's verdict on a model of any format, in one table; exit 1 if
+    any check fails."""
     from mnist_model.data import resolve_data_root
     from mnist_model.gate import paired, thresholds
     from mnist_model.gate.inputs import gate_inputs, provenance
@@ -51,15 +54,15 @@ def gate(args: argparse.Namespace) -> int:
     from mnist_model.gate.paired import accepted_predictions
     from mnist_model.gate.verdict import judge
 
-    bars = thresholds.load()
-    model, payload = load_checkpoint(args.checkpoint)
+    bars = thresholds.load(args.thresholds)
+    loaded = load_model(args)
     _, train_xy, test_xy = common.load_data(args.data_dir)
     inputs = gate_inputs(resolve_data_root(args.data_dir), train_xy, test_xy)
     comparison = None
     if args.baseline is not None:
-        accepted = accepted_predictions(args.baseline, inputs)
-        comparison = paired.compare_models(accepted, model, inputs)
-    record = gate_record(model, inputs, provenance=provenance(args.checkpoint, payload))
+        accepted = accepted_predictions(args.baseline, inputs, **_reading(args))
+        comparison = paired.compare_models(accepted, loaded.model, inputs)
+    record = gate_record(loaded, inputs, provenance=provenance(args.checkpoint, loaded))
     verdict = judge(record, bars, comparison=comparison)
     print(json.dumps(verdict.to_json()) if args.json else verdict.text())
     return EXIT_FAILED if verdict.failed else 0
@@ -71,11 +74,15 @@ def evaluate_flags(parser: argparse.ArgumentParser) -> None:
     json_flag(parser, "the metrics")
 
 
+def _reading(args: argparse.Namespace) -> dict:
+    """How a model file given as ``--baseline`` is read: as ``--checkpoint`` is."""
+    return {"model_class": args.model_class, "input_scale": args.input_scale}
+
+
 def evaluate(args: argparse.Namespace) -> int:
-    from mnist_model.checkpoint import load_checkpoint
     from mnist_model.evaluate import evaluate as evaluate_model
 
-    model, _ = load_checkpoint(args.checkpoint)
+    model = load_model(args).model
     _, test_xy = read_test_split(args.data_dir)
     result = evaluate_model(model, *test_xy)
     if not math.isfinite(result.loss):  # finite logits can still overflow the loss
@@ -90,13 +97,8 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def ood_flags(parser: argparse.ArgumentParser) -> None:
     data_dir_flag(parser)
-    parser.add_argument(
-        "--checkpoint",
-        type=Path,
-        action="append",
-        required=True,
-        help="a model.pt to score (required); repeat it to average over models",
-    )
+    checkpoint_flag(parser, many=True)
+    thresholds_flag(parser)
     parser.add_argument(
         "--per-class", type=int, help="pictures of each digit per condition (100, the gate's)"
     )
@@ -117,14 +119,13 @@ def ood(args: argparse.Namespace) -> int:
     (with --ablate, also through the default without each step); several checkpoints are
     averaged, condition by condition. On the gate's suite every model is judged against
     the floors: exit 1 if any condition of any model is below its floor."""
-    from mnist_model.checkpoint import load_checkpoint
     from mnist_model.gate import ood, thresholds
     from mnist_model.gate.inputs import suite_description
     from mnist_model.gate.verdict import judge
     from mnist_model.predict.preprocess import STEPS
 
     per_class = positive("--per-class", args.per_class) or ood.PER_CLASS
-    models = [load_checkpoint(path)[0] for path in args.checkpoint]
+    models = [load_model(args, path).model for path in args.checkpoint]
     root, test_xy = read_test_split(args.data_dir)
     names = ["default", *(f"without-{s}" for s in STEPS if args.ablate), "plain"]
     scores, counted = {}, []
@@ -142,7 +143,7 @@ def ood(args: argparse.Namespace) -> int:
     described = {**suite_description(), "per_class": per_class, "seed": args.seed}
     checks = {}
     if described == suite_description():
-        bars = thresholds.load()
+        bars = thresholds.load(args.thresholds)
         verdicts = [judge({"ood": _ood_section(described, each)}, bars) for each in counted]
         checks = {c: [v[f"ood {c}"] for v in verdicts] for c in scores["default"]}
     failed = any(not check.passed for group in checks.values() for check in group)
@@ -178,10 +179,11 @@ def baseline(args: argparse.Namespace) -> int:
     """Write the baseline record of a checkpoint (the accepted model to compare with)."""
     from mnist_model.atomic import atomic_write_json
     from mnist_model.gate.inputs import paired_inputs
-    from mnist_model.gate.paired import record_of_checkpoint
+    from mnist_model.gate.paired import record_of_model
 
+    loaded = load_model(args)
     root, test_xy = read_test_split(args.data_dir)
-    record = record_of_checkpoint(args.checkpoint, paired_inputs(root, test_xy))
+    record = record_of_model(args.checkpoint, loaded, paired_inputs(root, test_xy))
     atomic_write_json(args.out, record)
     summary = record["summary"]
     print(
@@ -195,6 +197,7 @@ def compare_flags(parser: argparse.ArgumentParser) -> None:
     data_dir_flag(parser)
     checkpoint_flag(parser)
     _baseline_flag(parser, required=True)
+    thresholds_flag(parser)
     json_flag(parser, "the comparison")
 
 
@@ -204,7 +207,7 @@ def compare(args: argparse.Namespace) -> int:
     from mnist_model.data import resolve_data_root
     from mnist_model.gate import paired
 
-    result, failed = comparison_of(args.checkpoint, args.baseline, resolve_data_root(args.data_dir))
+    result, failed = comparison_of(args, resolve_data_root(args.data_dir))
     if args.json:
         print(json.dumps(paired.summary_json(result, failed)))
     else:
@@ -212,10 +215,9 @@ def compare(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else 0
 
 
-def comparison_of(checkpoint: Path, baseline: Path, root):
-    """(the paired comparison of ``checkpoint`` with ``baseline``, the reasons the
+def comparison_of(args: argparse.Namespace, root):
+    """(the paired comparison of ``--checkpoint`` with ``--baseline``, the reasons the
     verdict finds it worse)."""
-    from mnist_model.checkpoint import load_checkpoint
     from mnist_model.data import load_split
     from mnist_model.gate import paired, thresholds
     from mnist_model.gate.inputs import paired_inputs
@@ -223,9 +225,10 @@ def comparison_of(checkpoint: Path, baseline: Path, root):
     from mnist_model.gate.verdict import judge
 
     inputs = paired_inputs(root, load_split(root, train=False))
-    accepted = accepted_predictions(baseline, inputs)
-    result = paired.compare_models(accepted, load_checkpoint(checkpoint)[0], inputs)
-    verdict = judge({}, thresholds.load(), comparison=result)
+    model = load_model(args).model
+    accepted = accepted_predictions(args.baseline, inputs, **_reading(args))
+    result = paired.compare_models(accepted, model, inputs)
+    verdict = judge({}, thresholds.load(args.thresholds), comparison=result)
     return result, [check.reason for check in verdict.failed]
 
 

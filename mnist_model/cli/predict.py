@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from mnist_model.cli.common import EXIT_ERROR, checkpoint_flag, json_flag
+from mnist_model.cli.common import EXIT_ERROR, checkpoint_flag, json_flag, load_model
 
 
 def predict_flags(parser: argparse.ArgumentParser) -> None:
@@ -25,9 +25,9 @@ def predict_flags(parser: argparse.ArgumentParser) -> None:
 
 def predict(args: argparse.Namespace) -> int:
     """Every readable image is reported; unreadable ones get a one-line error each."""
-    from mnist_model.predict import load_model, predict_files
+    from mnist_model.predict import predict_files
 
-    rows = predict_files(load_model(args.checkpoint), args.images, preprocessing=args.preprocess)
+    rows = predict_files(load_model(args).model, args.images, preprocessing=args.preprocess)
     for row in rows:
         if "error" in row:
             print(f"mnist-model: error: {row['error']}", file=sys.stderr)

@@ -6,7 +6,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnist_model.cli.common import ON, checkpoint_flag, data_dir_flag, folder, no_flags
+from mnist_model.cli.common import (
+    ON,
+    checkpoint_flag,
+    data_dir_flag,
+    folder,
+    no_flags,
+    thresholds_flag,
+)
 
 
 def report_flags(parser: argparse.ArgumentParser) -> None:
@@ -17,13 +24,15 @@ def report_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--baseline",
         type=Path,
-        help="add the comparison with this baseline record or checkpoint",
+        help="add the comparison with this baseline record or model file",
     )
+    thresholds_flag(parser)
 
 
 def report(args: argparse.Namespace) -> int:
+    """The model card of this project's checkpoint (it reads the training history)."""
     from mnist_model.data import load_split, resolve_data_root
-    from mnist_model.gate import ood
+    from mnist_model.gate import ood, thresholds
     from mnist_model.run.runner import rebuild_report
 
     root = resolve_data_root(args.data_dir)
@@ -33,7 +42,7 @@ def report(args: argparse.Namespace) -> int:
         from mnist_model.cli.judge import comparison_of
         from mnist_model.gate import paired
 
-        comparison = paired.comparison_text(*comparison_of(args.checkpoint, args.baseline, root))
+        comparison = paired.comparison_text(*comparison_of(args, root))
     paths = rebuild_report(
         folder(args.out),
         args.checkpoint,
@@ -41,6 +50,7 @@ def report(args: argparse.Namespace) -> int:
         ood=args.ood,
         ood_cache=ood.cache_dir(root),
         comparison=comparison,
+        bars=thresholds.load(args.thresholds),
     )
     for name, path in paths.items():
         print(f"wrote {name}: {path}")

@@ -7,7 +7,8 @@ import argparse
 from pathlib import Path
 
 import mnist_model.cli.common as common
-from mnist_model.cli.common import EXIT_FAILED, data_dir_flag
+from mnist_model.cli.common import EXIT_FAILED, data_dir_flag, load_model
+from mnist_model.config import INPUT_SCALES
 from mnist_model.errors import MnistModelError
 
 
@@ -24,15 +25,38 @@ def thresholds_flags(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         type=Path,
         metavar="PATH",
-        help="checkpoints (record), or evidence files or folders",
+        help="models of any format (record), or evidence files or folders",
     )
     parser.add_argument("--out", type=Path, help="record: evidence folder; derive: file to write")
     parser.add_argument(
         "--arithmetic-class",
-        help="record: the class the checkpoints were trained in (default: this machine's for "
-        "their precision)",
+        help="record: the class the models were trained in (default: this machine's for an "
+        "mnist-model checkpoint's precision, else 'unstated')",
     )
-    parser.add_argument("--thresholds", type=Path, help="check: the file to judge against")
+    parser.add_argument(
+        "--model-class",
+        metavar="MODULE:NAME",
+        help="record: the nn.Module class (or factory) that state_dict files load into",
+    )
+    parser.add_argument(
+        "--input-scale",
+        choices=tuple(INPUT_SCALES),
+        default="mnist",
+        help="record: the pixels the models were trained on (see `gate --help`)",
+    )
+    parser.add_argument(
+        "--promise",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="derive: a floor promised whatever the evidence says, which a derived floor may "
+        "raise but never lower: "
+        + ", ".join(f"{k} ({v[1]})" for k, v in PROMISE_NAMES.items())
+        + "; repeat it. 'project' takes this project's promises. None: derived floors only",
+    )
+    parser.add_argument(
+        "--thresholds", type=Path, help="check: the file to judge against (default: the shipped)"
+    )
 
 
 def thresholds(args: argparse.Namespace) -> int:
@@ -44,9 +68,9 @@ def thresholds(args: argparse.Namespace) -> int:
 
 
 def record(args: argparse.Namespace) -> int:
-    """Checkpoints -> evidence files, one per model, measured as the gate measures."""
+    """Models of any format -> evidence files, one per model, measured as the gate
+    measures."""
     from mnist_model.atomic import atomic_write_json
-    from mnist_model.checkpoint import load_checkpoint
     from mnist_model.data import resolve_data_root
     from mnist_model.gate.inputs import gate_inputs, provenance
     from mnist_model.gate.measure import gate_record
@@ -56,9 +80,9 @@ def record(args: argparse.Namespace) -> int:
     _, train_xy, test_xy = common.load_data(args.data_dir, acquire_missing=False)
     inputs = gate_inputs(resolve_data_root(args.data_dir), train_xy, test_xy)
     for path in args.paths:
-        model, payload = load_checkpoint(path)
-        origin = provenance(path, payload, args.arithmetic_class)
-        rec = gate_record(model, inputs, provenance=origin, live=False)
+        loaded = load_model(args, path)
+        origin = provenance(path, loaded, args.arithmetic_class)
+        rec = gate_record(loaded, inputs, provenance=origin, live=False)
         out = args.out / f"{origin['arithmetic_class']}-seed{origin['seed']}.json"
         atomic_write_json(out, rec)
         print(f"wrote {out}")
@@ -79,11 +103,49 @@ def derive(args: argparse.Namespace) -> int:
         suite=suite_description(),
         evidence_folder=", ".join(str(p) for p in args.paths),
         earlier=ood.EARLIER,
+        promises=promises(args.promise),
     )
     atomic_write_json(args.out, floors.rounded(data))
     print(floors_text(data))
     print(f"wrote {args.out}")
     return 0
+
+
+PROMISE_NAMES = {
+    "accuracy": ("overall_accuracy", "test accuracy, e.g. 0.99"),
+    "digit_accuracy": ("per_class", "every digit's accuracy"),
+    "max_params": ("parameter_budget", "at most this many parameters"),
+    "seeds_mean_accuracy": ("multiseed_mean_accuracy", "the multi-seed mode's mean"),
+}
+
+
+def promises(given: list[str]) -> dict:
+    """``--promise`` values as ``floors.derive``'s promises (``floors.PROMISES`` keys)."""
+    from mnist_model.gate.floors import PROMISES
+
+    chosen: dict = {}
+    for text in given:
+        if text == "project":
+            chosen.update(PROMISES)
+            continue
+        name, _, value = text.partition("=")
+        if name not in PROMISE_NAMES:
+            raise MnistModelError(
+                f"--promise {text}: promise one of {sorted(PROMISE_NAMES)} (NAME=VALUE) or "
+                "'project'"
+            )
+        try:
+            number = float(value)
+        except ValueError:
+            raise MnistModelError(f"--promise {text}: {value!r} is not a number") from None
+        key = PROMISE_NAMES[name][0]
+        if key == "parameter_budget":
+            chosen[key] = int(number) + 1  # the budget is a strict bound: at most N
+        elif not 0 < number <= 1:
+            raise MnistModelError(f"--promise {text}: an accuracy is a fraction in (0, 1]")
+        else:
+            chosen[key] = number
+    return chosen
 
 
 def check(args: argparse.Namespace) -> int:

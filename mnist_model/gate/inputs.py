@@ -11,6 +11,7 @@ import torch
 
 from mnist_model.config import arithmetic_class, cpu_model, recipe_fingerprint
 from mnist_model.data.checksums import sha256_file
+from mnist_model.formats import Loaded, foreign_recipe
 from mnist_model.gate import ood
 from mnist_model.gate.ood import PreparedSuite
 
@@ -63,10 +64,24 @@ def paired_inputs(root: Path, test_xy) -> GateInputs:
     return GateInputs(test_xy, prepared_suite(root, test_xy), suite_description())
 
 
-def provenance(path: Path, payload: dict, arithmetic: str | None = None) -> dict:
-    """Where a checkpoint came from: seed, threads, arithmetic and its class, recipe,
-    torch, the CPU here and the file's SHA-256. ``arithmetic`` (the class) defaults to
-    the one its precision has on this machine under this process's ISA limits."""
+def provenance(path: Path, loaded: Loaded, arithmetic: str | None = None) -> dict:
+    """Where a model came from: for this project's checkpoint its seed, threads,
+    arithmetic and its class, recipe, torch, the CPU here and the file's SHA-256.
+    ``arithmetic`` (the class) defaults to the one its precision has on this machine
+    under this process's ISA limits. Any other model has no recorded recipe or seed: it
+    is named by its architecture (``formats.foreign_recipe``) and its file's name."""
+    if not (loaded.mnistnet and loaded.payload):
+        return {
+            "seed": Path(path).stem,
+            "format": loaded.format,
+            "model": loaded.name,
+            "arithmetic_class": arithmetic or "unstated",
+            "recipe": foreign_recipe(loaded),
+            "torch": str(torch.__version__),
+            "cpu": cpu_model(),
+            "checkpoint_sha256": sha256_file(path),
+        }
+    payload = loaded.payload
     train_config, metrics = payload.get("train_config") or {}, payload.get("metrics") or {}
     chosen = metrics.get("arithmetic") or {}
     precision = chosen.get("precision", train_config.get("precision"))

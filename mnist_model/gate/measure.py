@@ -17,8 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from mnist_model.evaluate import evaluate, predict_logits
+from mnist_model.formats import Loaded, as_loaded
 from mnist_model.gate import evidence, ood
-from mnist_model.model import MnistNet, count_parameters, normalize
+from mnist_model.model import normalize
 
 SHIFTS = {"up": (-1, 1), "down": (1, 1), "left": (-1, 2), "right": (1, 2)}
 """direction -> (shift, dim) for images of shape (N, H, W)."""
@@ -117,19 +118,23 @@ def png_round_trip(model: torch.nn.Module, test_xy, preprocessing: str) -> dict:
     return {"correct": right, "unreadable": sum("error" in row for row in rows)}
 
 
-def architecture(model: torch.nn.Module, test_images: torch.Tensor) -> dict:
-    """What the model is: its trainable parameters, whether it is an MnistNet, the leaf
-    layers outside the family, and (an MnistNet) how its folded inference form, the one
-    ``predict`` runs, agrees with the eager model on ``test_images``."""
-    leaves = [(n, m) for n, m in model.named_modules() if not list(m.children())]
+def architecture(model: torch.nn.Module | Loaded, test_images: torch.Tensor) -> dict:
+    """What the model is: its format and parameters (``formats.Loaded``), whether it is an
+    MnistNet, its leaf layers outside the family, and (an MnistNet) how its folded
+    inference form, the one ``predict`` runs, agrees with the eager model on
+    ``test_images``."""
+    loaded = as_loaded(model)
+    model = loaded.model
     found = {
-        "parameters": count_parameters(model),
-        "class": type(model).__name__,
-        "mnistnet": isinstance(model, MnistNet),
-        "layers": sorted({type(m).__name__ for _, m in leaves}),
-        "strangers": [n for n, m in leaves if not isinstance(m, FAMILY)],
+        "parameters": loaded.parameters,
+        "class": loaded.name,
+        "format": loaded.format,
+        "mnistnet": loaded.mnistnet,
     }
     if found["mnistnet"]:
+        leaves = [(n, m) for n, m in model.named_modules() if not list(m.children())]
+        found["layers"] = sorted({type(m).__name__ for _, m in leaves})
+        found["strangers"] = [n for n, m in leaves if not isinstance(m, FAMILY)]
         inputs = normalize(test_images)
         model.eval()
         with torch.inference_mode():
@@ -144,11 +149,18 @@ def architecture(model: torch.nn.Module, test_images: torch.Tensor) -> dict:
 
 
 def gate_record(
-    model: torch.nn.Module, inputs, *, provenance: dict | None = None, live: bool = True
+    model: torch.nn.Module | Loaded,
+    inputs,
+    *,
+    provenance: dict | None = None,
+    live: bool = True,
 ) -> dict:
-    """Everything the gate judges about ``model``, measured on ``inputs``
-    (``inputs.GateInputs``): the evidence record and, if ``live``, the sections an
-    evidence file does not keep (``plain_pairs``, ``png``, ``architecture``)."""
+    """Everything the gate judges about ``model`` (a module, or any format's
+    ``formats.Loaded``), measured on ``inputs`` (``inputs.GateInputs``): the evidence
+    record and, if ``live``, the sections an evidence file does not keep
+    (``plain_pairs``, ``png``, ``architecture``)."""
+    loaded = as_loaded(model)
+    model = loaded.model
     suite, plain_suite = inputs.suite, inputs.plain_suite
     default_predicted = ood.predictions(model, suite)
     plain_predicted = ood.predictions(model, plain_suite)
@@ -170,5 +182,5 @@ def gate_record(
         suite.names,
     )
     record["png"] = {p: png_round_trip(model, inputs.test_xy, p) for p in ("default", "plain")}
-    record["architecture"] = architecture(model, inputs.test_xy[0])
+    record["architecture"] = architecture(loaded, inputs.test_xy[0])
     return record

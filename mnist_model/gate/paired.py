@@ -254,14 +254,23 @@ def predictions_of(model, test_images, suite) -> tuple[np.ndarray, np.ndarray]:
     return test, ood.predictions(model, suite)
 
 
-def accepted_predictions(path: Path, inputs) -> tuple[np.ndarray, np.ndarray]:
+def is_record(path: Path) -> bool:
+    """Whether ``path`` holds JSON (a baseline record) rather than a model file."""
+    with open(path, "rb") as fh:
+        return fh.read(64).lstrip()[:1] == b"{"
+
+
+def accepted_predictions(
+    path: Path, inputs, *, model_class: str | None = None, input_scale: str = "mnist"
+) -> tuple[np.ndarray, np.ndarray]:
     """The accepted model's (test, suite) predictions: from its baseline record, or
-    computed here from a checkpoint (``.pt``)."""
-    from mnist_model.checkpoint import load_checkpoint
+    computed here from a model file of any format (``formats.load_any``)."""
+    from mnist_model.formats import load_any
 
     path = Path(path)
-    if path.suffix == ".pt":
-        return predictions_of(load_checkpoint(path)[0], inputs.test_xy[0], inputs.suite)
+    if path.is_file() and not is_record(path):
+        model = load_any(path, model_class=model_class, input_scale=input_scale).model
+        return predictions_of(model, inputs.test_xy[0], inputs.suite)
     _, test, suite = load_record(
         path,
         test_labels=inputs.test_xy[1].numpy(),
@@ -296,19 +305,18 @@ def _finite(value: object) -> bool:
     )
 
 
-def record_of_checkpoint(path: Path, inputs) -> dict:
-    """The baseline record of the checkpoint at ``path``, computed here on ``inputs``
-    (``inputs.GateInputs``)."""
+def record_of_model(path: Path, loaded, inputs) -> dict:
+    """The baseline record of the model loaded from ``path`` (``formats.Loaded``),
+    computed here on ``inputs`` (``inputs.GateInputs``)."""
     import torch
 
-    from mnist_model.checkpoint import load_checkpoint
     from mnist_model.data.layout import RAW_FILES
     from mnist_model.gate.inputs import provenance
 
-    model, payload = load_checkpoint(path)
-    test_predicted, ood_predicted = predictions_of(model, inputs.test_xy[0], inputs.suite)
+    payload = loaded.payload
+    test_predicted, ood_predicted = predictions_of(loaded.model, inputs.test_xy[0], inputs.suite)
     metrics = payload.get("metrics", {})
-    origin = provenance(path, payload)
+    origin = provenance(path, loaded)
     kept = ("test_accuracy", "test_loss", "correct", "total", "per_class_accuracy", "epochs")
     return make_record(
         test_predicted=test_predicted,
@@ -319,6 +327,8 @@ def record_of_checkpoint(path: Path, inputs) -> dict:
         ood_labels=inputs.suite.labels,
         checkpoint={
             "sha256": origin["checkpoint_sha256"],
+            "format": loaded.format,
+            "model": loaded.description,
             "train_config": payload.get("train_config"),
             "metrics": {k: metrics[k] for k in kept if _finite(metrics.get(k))},
             "trained_with": {

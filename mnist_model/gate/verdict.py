@@ -38,6 +38,9 @@ class Check:
     unit: str = "%"
     """How the figure and bound are shown: ``%`` (fractions), ``points``, or ``""``."""
     note: str = ""
+    applicable: bool = True
+    """False for a check that means nothing for this model (``note`` says why): shown as
+    ``n/a``, neither passed nor failed."""
 
     def shown(self, value: float) -> str:
         if self.unit == "%":
@@ -47,8 +50,14 @@ class Check:
         return f"{value:,.4g}"
 
     @property
+    def status(self) -> str:
+        return "n/a" if not self.applicable else "pass" if self.passed else "FAIL"
+
+    @property
     def reason(self) -> str:
         """One line: the check, its figure and its bound (and why, when it failed)."""
+        if not self.applicable:
+            return f"{self.name}: not applicable: {self.note}"
         line = f"{self.name}: {self.shown(self.figure)}, needs {self.rule} "
         line += self.shown(self.bound)
         return line + (f" ({self.note})" if self.note else "")
@@ -71,7 +80,11 @@ class Verdict:
 
     @property
     def failed(self) -> list[Check]:
-        return [c for c in self.checks if not c.passed]
+        return [c for c in self.checks if c.applicable and not c.passed]
+
+    @property
+    def not_applicable(self) -> list[Check]:
+        return [c for c in self.checks if not c.applicable]
 
     @property
     def passed(self) -> bool:
@@ -85,23 +98,29 @@ class Verdict:
         """One line a check, then the verdict."""
         lines = [f"{'':<6}{'check':<28}{'figure':>14}  {'bound':<17}{'from'}"]
         for c in self.checks:
-            status = "pass" if c.passed else "FAIL"
+            if not c.applicable:
+                lines.append(f"{c.status:<6}{c.name:<28}{'':>14}  not applicable: {c.note}")
+                continue
             bound = f"{c.rule} {c.shown(c.bound)}"
-            lines.append(f"{status:<6}{c.name:<28}{c.shown(c.figure):>14}  {bound:<17}{c.source}")
+            lines.append(f"{c.status:<6}{c.name:<28}{c.shown(c.figure):>14}  {bound:<17}{c.source}")
         lines.append(f"floors: {self.floors}")
         lines.append(self.summary())
         return "\n".join(lines)
 
     def summary(self) -> str:
+        skipped = len(self.not_applicable)
+        judged = len(self.checks) - skipped
+        also = f", {skipped} not applicable" if skipped else ""
         if self.passed:
-            return f"verdict: PASS ({len(self.checks)} checks)"
-        return f"verdict: FAIL ({len(self.failed)} of {len(self.checks)} checks failed)"
+            return f"verdict: PASS ({judged} checks{also})"
+        return f"verdict: FAIL ({len(self.failed)} of {judged} checks failed{also})"
 
     def to_json(self) -> dict:
         return {
             "passed": self.passed,
             "checks": [{**asdict(c), "reason": c.reason} for c in self.checks],
             "failed": [c.name for c in self.failed],
+            "not_applicable": [c.name for c in self.not_applicable],
             "floors": self.floors,
         }
 
@@ -117,19 +136,31 @@ def _check(name, figure, rule, bound, source, unit="%", note="", passed=None) ->
     return Check(name, figure, bound, rule, source, bool(passed), unit, note)
 
 
+def _not_applicable(name: str, why: str) -> Check:
+    return Check(name, 0.0, 0.0, "", why, False, "", why, applicable=False)
+
+
 def _at_least(name, figure, bound, source, unit="%", note="") -> Check:
     return _check(name, figure, ">=", bound, source, unit, note)
 
 
-def floors_origin(bars: dict) -> str:
-    """Whose evidence the floors come from: the models, their recipe and classes."""
+def floors_origin(bars: dict, recipe: str | None = None) -> str:
+    """Whose evidence the floors come from (the models, their recipe and classes), and
+    whether the judged model, of ``recipe``, is of that recipe."""
     found = bars.get("derivation", {}).get("evidence")
     if found is None:
         return "no derivation stated"
     classes = ", ".join(sorted(found["arithmetic_classes"]))
-    return (
+    origin = (
         f"derived from {found['models']} recorded models of recipe {found['recipe']} "
         f"({found['folder']}; {classes})"
+    )
+    if recipe == found["recipe"]:
+        return origin + "; the judged model is of that recipe"
+    judged = f"of recipe {recipe}" if recipe else "of an unrecorded recipe"
+    return (
+        f"{origin}. WARNING: the judged model is {judged}: these floors say what models of "
+        "that recipe reach, not what yours should; derive your own (docs/gate.md)"
     )
 
 
@@ -254,8 +285,14 @@ def _png_checks(rec: dict, bars: dict) -> list[Check]:
 
 def _architecture_checks(found: dict, bars: dict) -> list[Check]:
     count, budget = found["parameters"], bars["parameter_budget"]
-    checks = [_check("parameters", count, "<", budget, "promise", "")]
-    family = found["mnistnet"] and not found["strangers"]
+    if budget is None:
+        checks = [_not_applicable("parameters", f"no parameter budget promised ({count:,})")]
+    else:
+        checks = [_check("parameters", count, "<", budget, "promise", "")]
+    if not found["mnistnet"]:
+        why = f"not an MnistNet ({found['class']}, {found.get('format', 'module')})"
+        return checks + [_not_applicable("family", why), _not_applicable("inference form", why)]
+    family = not found["strangers"]
     note = f"{found['class']}; layers outside the family: {found['strangers']}"
     checks.append(_check("family", float(family), ">=", 1.0, "MnistNet", "", note))
     if "inference_form" in found:
@@ -315,9 +352,12 @@ def judge(rec: dict, bars: dict, *, comparison: dict | None = None) -> Verdict:
         checks += _architecture_checks(found, bars)
     if comparison is not None:
         checks += _paired_checks(comparison, bars)
-    return Verdict(tuple(checks), floors_origin(bars))
+    recipe = (rec.get("model") or {}).get("recipe")
+    return Verdict(tuple(checks), floors_origin(bars, recipe))
 
 
 def seeds_check(mean_accuracy: float, bars: dict) -> Check:
     """The multi-seed mode's mean over its seeds against its bar."""
+    if bars["multiseed_mean_accuracy"] is None:
+        return _not_applicable("seeds mean", "no mean accuracy over seeds promised")
     return _at_least("seeds mean", mean_accuracy, bars["multiseed_mean_accuracy"], "promise")

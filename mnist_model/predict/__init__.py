@@ -19,7 +19,7 @@ import torch
 
 from mnist_model.errors import MnistModelError
 from mnist_model.inference import inference_form
-from mnist_model.model import normalize
+from mnist_model.model import device_of, normalize
 from mnist_model.predict.preprocess import PREPROCESSINGS, ImageError
 
 MAX_PIXELS = 40_000_000
@@ -40,11 +40,13 @@ class Prediction:
         }
 
 
-def load_model(path: str | os.PathLike[str]) -> torch.nn.Module:
-    """The model of a checkpoint, in eval mode (see mnist_model.checkpoint)."""
-    from mnist_model.checkpoint import load_checkpoint
+def load_model(
+    path: str | os.PathLike[str], *, model_class: str | None = None, input_scale: str = "mnist"
+) -> torch.nn.Module:
+    """The model in a file of any format (``mnist_model.formats.load_any``), in eval mode."""
+    from mnist_model.formats import load_any
 
-    return load_checkpoint(path)[0]
+    return load_any(path, model_class=model_class, input_scale=input_scale).model
 
 
 def read_image(path: str | os.PathLike[str]):
@@ -90,7 +92,7 @@ def predict(
 @torch.inference_mode()
 def _predictions(model: torch.nn.Module, inputs: torch.Tensor) -> list[Prediction]:
     model.eval()
-    device = next(model.parameters()).device
+    device = device_of(model)
     probabilities = inference_form(model)(inputs.to(device)).softmax(1).cpu()
     if not bool(torch.isfinite(probabilities).all()):
         raise MnistModelError("the model's output is not finite: its weights overflow")

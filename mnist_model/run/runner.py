@@ -244,6 +244,7 @@ def rebuild_report(
     ood: bool = False,
     ood_cache: Path | None = None,
     comparison: str | None = None,
+    bars: dict | None = None,
 ) -> dict[str, Path]:
     """The report files (``outputs.REPORT_KEYS``) for a saved checkpoint, evaluated afresh;
     with ``ood``, the model card also gets the out-of-distribution suite's table (its
@@ -263,5 +264,5 @@ def rebuild_report(
             for name in ("default", "plain")
         }
     return build_report(
-        out, model, payload, history, result, *test_xy, ood=suite, comparison=comparison
+        out, model, payload, history, result, *test_xy, ood=suite, comparison=comparison, bars=bars
     )

@@ -1,7 +1,10 @@
 """Acceptance fixtures: the model under judgement and the gate's verdict on it.
 
-The model is the checkpoint given with ``--checkpoint PATH`` (CI passes the one its train
-step wrote) or, without it, the default recipe trained here in-process on the full data.
+The model is the one given with ``--checkpoint PATH`` (CI passes the checkpoint its train
+step wrote; any format ``mnist_model.formats`` reads, with ``--model-class`` and
+``--input-scale``) or, without it, the default recipe trained here in-process on the full
+data. ``--thresholds FILE`` judges against other floors (your own, derived from your
+models).
 The verdict is ``mnist_model.gate.verdict.judge`` on everything the gate measures
 (``measure.gate_record``), the engine ``mnist-model gate`` prints: each acceptance test
 asserts one of its checks, so the two cannot disagree. A bad path or file is an error,
@@ -20,30 +23,35 @@ COMPARISON_KEY = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")
-def thresholds() -> dict:
+def thresholds(request) -> dict:
     """The versioned golden file (``mnist_model.gate.thresholds``: the report and the plots
-    read the same one); missing or malformed fails every acceptance test."""
+    read the same one), or ``--thresholds``; missing or malformed fails every acceptance
+    test."""
     from mnist_model.gate import thresholds
+    from mnist_model.gate.plugin import dest
 
     try:
-        return thresholds.load()
+        return thresholds.load(request.config.getoption(dest("thresholds")))
     except thresholds.ThresholdsError as exc:
         pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def accepted_model(request, mnist_splits, tmp_path_factory):
-    """(model in eval mode, where it came from)."""
-    from mnist_model.checkpoint import load_checkpoint, save_checkpoint
+    """(the model, ``formats.Loaded``; where it came from; its provenance)."""
+    from mnist_model.checkpoint import save_checkpoint
     from mnist_model.errors import CheckpointError
+    from mnist_model.formats import load_any
+    from mnist_model.gate.inputs import provenance
+    from mnist_model.gate.plugin import dest, reading
 
-    option = request.config.getoption("--checkpoint")
+    option = request.config.getoption(dest("checkpoint"))
     if option is not None:
         try:
-            model, _ = load_checkpoint(option)
+            loaded = load_any(option, **reading(request.config))
         except CheckpointError as exc:
             pytest.fail(f"--checkpoint: {exc}", pytrace=False)
-        return model, f"checkpoint {option}"
+        return loaded, f"{option}: {loaded.description}", provenance(option, loaded)
 
     import dataclasses
 
@@ -61,7 +69,8 @@ def accepted_model(request, mnist_splits, tmp_path_factory):
         metrics=run.final.to_dict(),
         data_md5={},
     )
-    return run.model.eval(), f"default recipe trained in-process (saved to {path})"
+    loaded = load_any(path)
+    return loaded, f"default recipe trained in-process (saved to {path})", provenance(path, loaded)
 
 
 @pytest.fixture(scope="session")
@@ -82,8 +91,8 @@ def gate_inputs(mnist_root, mnist_splits):
 def gate_record(accepted_model, gate_inputs) -> dict:
     from mnist_model.gate.measure import gate_record
 
-    model, _ = accepted_model
-    return gate_record(model, gate_inputs)
+    loaded, _, origin = accepted_model
+    return gate_record(loaded, gate_inputs, provenance=origin)
 
 
 @pytest.fixture(scope="session")
@@ -92,22 +101,24 @@ def comparison(request, accepted_model, gate_inputs):
     from mnist_model.errors import MnistModelError
     from mnist_model.gate import paired
     from mnist_model.gate.paired import accepted_predictions
+    from mnist_model.gate.plugin import dest, reading
 
-    path = request.config.getoption("--baseline")
+    path = request.config.getoption(dest("baseline"))
     if path is None:
         return None
-    model, _ = accepted_model
+    loaded, _, _ = accepted_model
     try:
-        baseline = accepted_predictions(path, gate_inputs)
+        baseline = accepted_predictions(path, gate_inputs, **reading(request.config))
     except MnistModelError as exc:
         pytest.fail(f"--baseline: {exc}", pytrace=False)
-    return paired.compare_models(baseline, model, gate_inputs)
+    return paired.compare_models(baseline, loaded.model, gate_inputs)
 
 
 @pytest.fixture(scope="session")
 def verdict(request, gate_record, comparison, thresholds):
     """The gate's verdict (``verdict.judge``), also printed in the terminal summary."""
     from mnist_model.gate import paired
+    from mnist_model.gate.plugin import dest
     from mnist_model.gate.verdict import judge
 
     result = judge(gate_record, thresholds, comparison=comparison)
@@ -116,7 +127,7 @@ def verdict(request, gate_record, comparison, thresholds):
         reasons = [c.reason for c in result.failed if c.name.startswith("paired")]
         text = paired.comparison_text(comparison, reasons)
         request.config.stash[COMPARISON_KEY] = (
-            f"baseline: {request.config.getoption('--baseline')}\n{text}"
+            f"baseline: {request.config.getoption(dest('baseline'))}\n{text}"
         )
     return result
 
@@ -132,8 +143,8 @@ def per_class_table(request, accepted_model, test_set) -> str:
     from mnist_model.evaluate import evaluate
     from mnist_model.gate.stats import wilson_interval
 
-    model, origin = accepted_model
-    result = evaluate(model, *test_set)
+    loaded, origin, _ = accepted_model
+    result = evaluate(loaded.model, *test_set)
     low, high = wilson_interval(result.correct, result.total)
     lines = [
         f"model: {origin}",

@@ -10,5 +10,7 @@ pytestmark = pytest.mark.acceptance
 
 
 def test_inference_form_matches_the_eager_model_on_every_test_image(verdict, gate_record):
+    if not verdict["inference form"].applicable:  # not an MnistNet: it has no folded form
+        pytest.skip(verdict["inference form"].reason)
     assert gate_record["architecture"]["inference_form"]["images"] == 10_000
     assert verdict["inference form"].passed, verdict["inference form"].reason

@@ -10,8 +10,12 @@ pytestmark = pytest.mark.acceptance
 
 
 def test_the_judged_model_is_within_the_parameter_budget(verdict):
+    if not verdict["parameters"].applicable:  # floors derived with no budget promised
+        pytest.skip(verdict["parameters"].reason)
     assert verdict["parameters"].passed, verdict["parameters"].reason
 
 
 def test_the_judged_model_is_of_the_promised_family(verdict):
+    if not verdict["family"].applicable:  # another architecture: shown, not judged
+        pytest.skip(verdict["family"].reason)
     assert verdict["family"].passed, verdict["family"].reason

@@ -15,6 +15,7 @@ from mnist_model.config import Machine, TrainConfig
 from mnist_model.evaluate import evaluate
 from mnist_model.gate.evidence import test_counts
 from mnist_model.gate.measure import architecture
+from mnist_model.gate.plugin import dest
 from mnist_model.gate.seeds import SeedResult
 from mnist_model.gate.verdict import CORE, judge
 from mnist_model.run.runner import run_recipe
@@ -24,7 +25,7 @@ pytestmark = [pytest.mark.acceptance, pytest.mark.multiseed]
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "seed" in metafunc.fixturenames:
-        metafunc.parametrize("seed", range(metafunc.config.getoption("--seeds")))
+        metafunc.parametrize("seed", range(metafunc.config.getoption(dest("seeds"))))
 
 
 def test_seed_reaches_the_bar(seed, mnist_splits, thresholds, request):
@@ -35,7 +36,7 @@ def test_seed_reaches_the_bar(seed, mnist_splits, thresholds, request):
     threads = max(1, (os.cpu_count() or 1) // workers)
     config = dataclasses.replace(TrainConfig(), seed=seed)
     run = run_recipe(config, Machine(threads=threads), mnist_splits["train"], mnist_splits["test"])
-    folder = Path(request.config.getoption("--seeds-out")).resolve()
+    folder = Path(request.config.getoption(dest("seeds-out"))).resolve()
     saved = save_checkpoint(
         folder / f"seed{seed}.pt",
         run.model,

@@ -23,10 +23,40 @@ REPO = Path(__file__).resolve().parents[2]
 def test_derive_reproduces_the_shipped_file(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(REPO)  # the evidence folder is recorded as given, relative to the repo
     out = tmp_path / "thresholds.json"
-    assert main(["thresholds", "derive", "evidence/calibration", "--out", str(out)]) == 0
+    command = ["thresholds", "derive", "evidence/calibration", "--promise", "project"]
+    assert main([*command, "--out", str(out)]) == 0
     assert json.loads(out.read_text()) == json.loads(thresholds.PATH.read_text())
     printed = capsys.readouterr().out
     assert "family-wise false-alarm rate 0.01" in printed and f"wrote {out}" in printed
+
+
+def test_derive_takes_the_users_promises_or_none(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(REPO)
+    shipped = json.loads(thresholds.PATH.read_text())
+    bare, promised = tmp_path / "bare.json", tmp_path / "promised.json"
+    assert main(["thresholds", "derive", "evidence/calibration", "--out", str(bare)]) == 0
+    given = ["--promise", "accuracy=0.996", "--promise", "max_params=50000"]
+    assert (
+        main(["thresholds", "derive", "evidence/calibration", *given, "--out", str(promised)]) == 0
+    )
+    bare, promised = json.loads(bare.read_text()), json.loads(promised.read_text())
+    detail = shipped["derivation"]["checks_detail"]["overall"]
+    assert bare["overall_accuracy"] == detail["floor"] < shipped["overall_accuracy"]
+    assert bare["parameter_budget"] is None and bare["multiseed_mean_accuracy"] is None
+    assert promised["overall_accuracy"] == 0.996 and promised["parameter_budget"] == 50_001
+    assert promised["per_class"] == bare["per_class"]  # no digit promise: derived floors
+    assert bare["ood"] == shipped["ood"] and bare["compare"] == shipped["compare"]
+
+
+@pytest.mark.parametrize("promise", ["speed=3", "accuracy=1.5", "accuracy=high"])
+def test_a_bad_promise_is_one_line_and_exit_2(promise, tmp_path, capsys) -> None:
+    out = tmp_path / "t.json"
+    code = main(
+        ["thresholds", "derive", "evidence/calibration", "--promise", promise, "--out", str(out)]
+    )
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and error.startswith("mnist-model: error: --promise ") and "\n" not in error
+    assert not out.exists()
 
 
 def test_check_passes_the_held_out_models(capsys) -> None:

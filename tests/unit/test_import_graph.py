@@ -28,13 +28,14 @@ it shares (errors, atomic writes). ``mnist_model/__init__`` and ``__main__`` are
 package's doors and belong to ``cli``'s layer."""
 LAYERS = {
     "recipe": set(),
+    "formats": {"recipe"},
     "data": {"recipe"},
-    "predict": {"recipe"},
-    "gate": {"recipe", "data", "predict"},
-    "report": {"recipe", "data", "predict", "gate"},
-    "run": {"recipe", "data", "predict", "gate", "report"},
-    "bench": {"recipe", "data", "predict", "gate", "report", "run"},
-    "cli": {"recipe", "data", "predict", "gate", "report", "run", "bench"},
+    "predict": {"recipe", "formats"},
+    "gate": {"recipe", "formats", "data", "predict"},
+    "report": {"recipe", "formats", "data", "predict", "gate"},
+    "run": {"recipe", "formats", "data", "predict", "gate", "report"},
+    "bench": {"recipe", "formats", "data", "predict", "gate", "report", "run"},
+    "cli": {"recipe", "formats", "data", "predict", "gate", "report", "run", "bench"},
 }
 """Each layer and the layers it may import (besides itself)."""
 

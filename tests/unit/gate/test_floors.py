@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mnist_model.cli.thresholds import promises
 from mnist_model.config import ModelConfig, TrainConfig, recipe_fingerprint
 from mnist_model.gate import evidence, ood, thresholds
 from mnist_model.gate import floors as calibration
@@ -38,7 +39,11 @@ def test_the_shipped_floors_are_what_the_derivation_computes() -> None:
     # Run from the repository root, as `mnist-model thresholds derive` is documented.
     derived = calibration.rounded(
         calibration.derive(
-            recorded(CALIBRATION), suite=SUITE, evidence_folder=CALIBRATION, earlier=ood.EARLIER
+            recorded(CALIBRATION),
+            suite=SUITE,
+            evidence_folder=CALIBRATION,
+            earlier=ood.EARLIER,
+            promises=promises(["project"]),
         )
     )
     shipped = json.loads(thresholds.PATH.read_text())
@@ -49,7 +54,8 @@ def test_the_shipped_floors_are_what_the_derivation_computes() -> None:
     }
     assert not edited, (
         "thresholds.json is not what `mnist-model thresholds derive evidence/calibration "
-        f"--out mnist_model/gate/thresholds.json` computes; differing keys: {sorted(edited)}"
+        "--promise project --out mnist_model/gate/thresholds.json` computes; differing keys: "
+        f"{sorted(edited)}"
     )
 
 

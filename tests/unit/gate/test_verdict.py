@@ -97,8 +97,27 @@ def test_the_architecture_checks_say_when_a_model_is_not_an_mnistnet() -> None:
     }
     verdict = judge({"architecture": found}, BARS)
     assert verdict["parameters"].passed
-    assert not verdict["family"].passed and "Net" in verdict["family"].reason
-    assert "inference form" not in verdict
+    for name in ("family", "inference form"):
+        check = verdict[name]
+        assert not check.applicable and not check.passed and check.status == "n/a"
+        assert check.reason == f"{name}: not applicable: not an MnistNet (Net, module)"
+    assert verdict.passed and verdict.failed == []  # neither passed nor failed
+    assert "2 not applicable" in verdict.summary() and "n/a   family" in verdict.text()
+    assert verdict.to_json()["not_applicable"] == ["family", "inference form"]
+
+
+def test_an_mnistnet_with_a_stranger_layer_fails_the_family_check() -> None:
+    found = {"parameters": 7_000, "class": "MnistNet", "mnistnet": True, "strangers": ["fc"]}
+    verdict = judge({"architecture": found}, BARS)
+    assert verdict["family"].applicable and not verdict["family"].passed
+    assert not verdict.passed
+
+
+def test_no_promised_budget_leaves_the_parameter_count_unjudged() -> None:
+    found = {"parameters": 90_000, "class": "Big", "mnistnet": False}
+    verdict = judge({"architecture": found}, {**BARS, "parameter_budget": None})
+    assert not verdict["parameters"].applicable and "90,000" in verdict["parameters"].reason
+    assert judge({"architecture": found}, BARS)["parameters"].passed is False
 
 
 def test_only_what_was_measured_is_judged_and_the_core_is_a_subset() -> None:
@@ -107,9 +126,14 @@ def test_only_what_was_measured_is_judged_and_the_core_is_a_subset() -> None:
 
 
 def test_the_verdict_names_whose_evidence_the_floors_come_from() -> None:
-    origin = judge({}, BARS).floors
     found = BARS["derivation"]["evidence"]
-    assert f"{found['models']} recorded models of recipe {found['recipe']}" in origin
+    own = judge({"model": {"recipe": found["recipe"]}}, BARS).floors
+    assert f"{found['models']} recorded models of recipe {found['recipe']}" in own
+    assert own.endswith("the judged model is of that recipe") and "WARNING" not in own
+    for recipe in ("foreign-0123", None):
+        other = judge({"model": {"recipe": recipe}}, BARS).floors
+        assert f"{found['models']} recorded models" in other
+        assert "WARNING: the judged model is of" in other and "derive your own" in other
 
 
 def test_the_seeds_mean_is_judged_against_its_bar() -> None:
