@@ -19,6 +19,7 @@ onnxruntime, the ``[onnx]`` extra). Every refusal is one line naming what is acc
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import re
 import sys
@@ -333,7 +334,9 @@ def _torchscript(path: Path, scale: str) -> Loaded:
 
 
 def _exported(path: Path, scale: str) -> Loaded:
-    program = _quietly(torch.export.load, path, "torch.export program")
+    program = _quietly(  # from bytes: torch.export.load warns of a name not ending .pt2
+        lambda p: torch.export.load(io.BytesIO(p.read_bytes())), path, "torch.export program"
+    )
     signature = program.graph_signature
     if len(signature.user_inputs) != 1:
         raise CheckpointError(

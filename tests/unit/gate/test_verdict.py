@@ -53,6 +53,14 @@ def test_against_plain_wants_a_win_where_a_step_exists() -> None:
     assert "needs >= -0.50 points" in loss["plain clean"].reason
 
 
+def test_another_architecture_gets_the_promise_alone_where_a_step_exists() -> None:
+    record = _plain_record({"shadow": {"plain_only": 3, "default_only": 3}})
+    record["architecture"] = {"parameters": 5_000, "class": "Net", "mnistnet": False}
+    assert judge(record, BARS)["plain shadow"].passed  # a tie: not surely worse
+    record["plain_pairs"]["shadow"].update(plain_only=90, default_only=3)
+    assert not judge(record, BARS)["plain shadow"].passed
+
+
 def _test_section(per_class_correct: list[int]) -> dict:
     totals = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     return {
