@@ -24,6 +24,8 @@ _HOMES = {
     "load_checkpoint": "mnist_model.checkpoint",
     "save_checkpoint": "mnist_model.checkpoint",
     "load_model": "mnist_model.predict",
+    "load_any": "mnist_model.formats",
+    "export_model": "mnist_model.formats.export",
     "predict": "mnist_model.predict",
     "predict_files": "mnist_model.predict",
     "judge": "mnist_model.gate.verdict",

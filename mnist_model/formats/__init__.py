@@ -44,7 +44,8 @@ ACCEPTED = (
 PROBE = 3
 """Images in the probe batch the contract is checked on."""
 FLOAT_ONNX = {1, 10, 11, 16}
-"""ONNX tensor types counted as parameters: float, float16, double, bfloat16."""
+"""ONNX initializer types counted as parameters (float, float16, double, bfloat16), those
+of one dimension or more."""
 
 
 @dataclass(frozen=True)
@@ -377,8 +378,10 @@ def _onnx(path: Path, scale: str) -> Loaded:
     def run(x: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(session.run(None, {name: x.contiguous().numpy()})[0])
 
-    parameters = sum(
-        int(torch.Size(t.dims).numel()) for t in graph.initializer if t.data_type in FLOAT_ONNX
+    parameters = sum(  # scalars are constants (a rescaling), not weights
+        int(torch.Size(t.dims).numel())
+        for t in graph.initializer
+        if t.data_type in FLOAT_ONNX and len(t.dims) > 0
     )
     batch = first if isinstance(first, int) else None
     model = Foreign(run, inner=None, batch=batch, scale=scale)

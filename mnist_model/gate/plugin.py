@@ -72,7 +72,14 @@ def pytest_addoption(parser) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args):
     """After the initial conftests have added their options: the short spellings nobody
-    took, as aliases of ours."""
+    took, as aliases of ours. Before, the value of a separate ``--checkpoint PATH`` is
+    taken out of the paths the initial conftests are looked up from (unknown until then,
+    the option left PATH looking like a test path, and this repository's root conftest
+    would be found too late)."""
+    paths = early_config.known_args_namespace.file_or_dir
+    for flag, value in zip(args, args[1:], strict=False):
+        if flag.startswith("--") and flag[2:] in OPTIONS and value in paths:
+            paths.remove(value)
     result = yield
     taken = {
         name

@@ -51,7 +51,7 @@ def accepted_model(request, mnist_splits, tmp_path_factory):
             loaded = load_any(option, **reading(request.config))
         except CheckpointError as exc:
             pytest.fail(f"--checkpoint: {exc}", pytrace=False)
-        return loaded, f"{option}: {loaded.description}", provenance(option, loaded)
+        return loaded, f"checkpoint {option} ({loaded.description})", provenance(option, loaded)
 
     import dataclasses
 

@@ -128,3 +128,63 @@ def test_the_overall_bar_is_read_from_the_thresholds_file(untrained, tmp_path, a
     output = proc.stdout + proc.stderr
     assert proc.returncode == (1 if above else 0), output
     assert ("1 failed" if above else "1 passed") in output, output
+
+
+# --- living with other projects -----------------------------------------------------------
+OTHER_CONFTEST = """
+def pytest_addoption(parser):
+    parser.addoption("--checkpoint", default="none", help="their own option")
+    parser.addoption("--thresholds", action="store_true", help="theirs too")
+"""
+OTHER_TEST = """
+def test_their_option(request):
+    assert request.config.getoption("--checkpoint") == "theirs.ckpt"
+    assert request.config.getoption("--thresholds") is True
+"""
+
+
+def test_another_project_keeps_its_own_checkpoint_option(tmp_path) -> None:
+    # mnist-model is installed in this environment, so its plugin loads in their session.
+    (tmp_path / "conftest.py").write_text(OTHER_CONFTEST)
+    (tmp_path / "test_theirs.py").write_text(OTHER_TEST)
+    (tmp_path / "baseline_marked.py").write_text("")  # nothing of ours to deselect
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
+        + ["--checkpoint", "theirs.ckpt", "--thresholds", "test_theirs.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "1 passed" in output, output
+    assert "already" not in output, output
+    # Ours stay reachable there under their own names.
+    help_text = subprocess.run(
+        [sys.executable, "-m", "pytest", "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    assert "--mnist-checkpoint" in help_text and "--mnist-thresholds" in help_text
+
+
+def test_the_long_spelling_and_a_thresholds_file_work_in_this_repository(untrained, tmp_path):
+    from mnist_model.gate import thresholds
+
+    outside, _, correct = untrained
+    data = thresholds.load()
+    data["overall_accuracy"] = correct / 10_000  # a bar exactly at the untrained model
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(data))
+    proc = judge(
+        REPO,
+        f"--mnist-checkpoint={outside}",
+        f"--thresholds={path}",
+        str(SUITE),
+        "-k",
+        "test_overall_accuracy",
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "1 passed" in output, output
