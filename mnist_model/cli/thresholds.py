@@ -83,7 +83,9 @@ def record(args: argparse.Namespace) -> int:
         loaded = load_model(args, path)
         origin = provenance(path, loaded, args.arithmetic_class)
         rec = gate_record(loaded, inputs, provenance=origin, live=False)
-        out = args.out / f"{origin['arithmetic_class']}-seed{origin['seed']}.json"
+        seed = origin["seed"]  # a file's name for a model that records no seed
+        named = f"seed{seed}" if isinstance(seed, int) else seed
+        out = args.out / f"{origin['arithmetic_class']}-{named}.json"
         atomic_write_json(out, rec)
         print(f"wrote {out}")
     return 0
