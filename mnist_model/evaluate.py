@@ -123,7 +123,12 @@ def evaluate(
     if len(images) != len(labels) or len(images) == 0:
         raise ValueError(f"need as many labels as images (>0), got {len(images)} and {len(labels)}")
     inputs = normalize(images) if images.dtype == torch.uint8 else images
-    logits = predict_logits(model, inputs, batch_size=batch_size)
+    return result_from_logits(predict_logits(model, inputs, batch_size=batch_size), labels)
+
+
+def result_from_logits(logits: torch.Tensor, labels: torch.Tensor) -> EvalResult:
+    """The metrics of ``logits`` (N, classes) against ``labels``: how ``evaluate`` scores a
+    model, and how the gate scores logits computed elsewhere."""
     labels = labels.cpu().long()
     loss = F.cross_entropy(logits, labels, reduction="sum").item() / len(labels)
     predictions = logits.argmax(1)

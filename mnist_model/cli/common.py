@@ -23,7 +23,9 @@ def data_dir_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def checkpoint_flag(parser: argparse.ArgumentParser, *, many: bool = False) -> None:
+def checkpoint_flag(
+    parser: argparse.ArgumentParser, *, many: bool = False, required: bool = True
+) -> None:
     """``--checkpoint`` (any model format: ``formats.load_any``) with the flags that say
     how to read it, ``--model-class`` and ``--input-scale``."""
     from mnist_model.config import INPUT_SCALES
@@ -31,11 +33,13 @@ def checkpoint_flag(parser: argparse.ArgumentParser, *, many: bool = False) -> N
     parser.add_argument(
         "--checkpoint",
         type=Path,
-        required=True,
+        required=required,
         action="append" if many else "store",
-        help="the model to use (required): an mnist-model checkpoint, a state_dict (with "
-        "--model-class), TorchScript, a torch.export program (.pt2) or ONNX; the format is "
-        "read from the file" + ("; repeat it to average over models" if many else ""),
+        help="the model to use"
+        + (" (required)" if required else "")
+        + ": an mnist-model checkpoint, a state_dict (with --model-class), TorchScript, a "
+        "torch.export program (.pt2) or ONNX; the format is read from the file"
+        + ("; repeat it to average over models" if many else ""),
     )
     parser.add_argument(
         "--model-class",

@@ -38,31 +38,50 @@ def _baseline_flag(parser: argparse.ArgumentParser, required: bool) -> None:
 
 def gate_flags(parser: argparse.ArgumentParser) -> None:
     data_dir_flag(parser)
-    checkpoint_flag(parser)
+    checkpoint_flag(parser, required=False)
+    parser.add_argument(
+        "--predictions",
+        type=Path,
+        help="instead of --checkpoint: logits computed elsewhere on the pictures of "
+        "`mnist-model export-inputs` (an .npz, one (N, 10) array a set); the checks that "
+        "need the model itself are n/a",
+    )
     _baseline_flag(parser, required=False)
     thresholds_flag(parser)
     json_flag(parser, "the verdict, every check with its figure, bound and source,")
 
 
 def gate(args: argparse.Namespace) -> int:
-    """The acceptance suite's verdict on a model of any format, in one table; exit 1 if
-    any check fails."""
+    """The acceptance suite's verdict on a model of any format (or on logits computed
+    elsewhere), in one table; exit 1 if any check fails."""
     from mnist_model.data import resolve_data_root
     from mnist_model.gate import paired, thresholds
-    from mnist_model.gate.inputs import gate_inputs, provenance
-    from mnist_model.gate.measure import gate_record
+    from mnist_model.gate.inputs import gate_inputs, provenance, read_predictions
+    from mnist_model.gate.measure import gate_record, predictions_record
+    from mnist_model.gate.ood import predicted
     from mnist_model.gate.paired import accepted_predictions
     from mnist_model.gate.verdict import judge
 
+    if (args.checkpoint is None) == (args.predictions is None):
+        raise MnistModelError("gate: give --checkpoint MODEL or --predictions FILE (one)")
     bars = thresholds.load(args.thresholds)
-    loaded = load_model(args)
+    loaded = load_model(args) if args.checkpoint is not None else None
     _, train_xy, test_xy = common.load_data(args.data_dir)
     inputs = gate_inputs(resolve_data_root(args.data_dir), train_xy, test_xy)
+    if loaded is None:
+        logits = read_predictions(args.predictions, inputs)
+        record = predictions_record(logits, inputs)
+        candidate = (
+            logits["test"].argmax(1).numpy(),
+            predicted(inputs.suite, logits["suite_default"]),
+        )
+    else:
+        record = gate_record(loaded, inputs, provenance=provenance(args.checkpoint, loaded))
+        candidate = paired.predictions_of(loaded.model, test_xy[0], inputs.suite)
     comparison = None
     if args.baseline is not None:
         accepted = accepted_predictions(args.baseline, inputs, **_reading(args))
-        comparison = paired.compare_models(accepted, loaded.model, inputs)
-    record = gate_record(loaded, inputs, provenance=provenance(args.checkpoint, loaded))
+        comparison = paired.compare_predictions(accepted, candidate, inputs)
     verdict = judge(record, bars, comparison=comparison)
     print(json.dumps(verdict.to_json()) if args.json else verdict.text())
     return EXIT_FAILED if verdict.failed else 0
@@ -232,7 +251,32 @@ def comparison_of(args: argparse.Namespace, root):
     return result, [check.reason for check in verdict.failed]
 
 
+def export_inputs_flags(parser: argparse.ArgumentParser) -> None:
+    data_dir_flag(parser)
+    parser.add_argument(
+        "--out", type=Path, required=True, help="the folder for inputs.npz and inputs.json"
+    )
+
+
+def export_inputs(args: argparse.Namespace) -> int:
+    """Every picture the gate judges, as arrays, for a model outside PyTorch."""
+    from mnist_model.data import resolve_data_root
+    from mnist_model.gate.inputs import PREDICTIONS_HELP, gate_inputs, write_inputs
+
+    _, train_xy, test_xy = common.load_data(args.data_dir)
+    inputs = gate_inputs(resolve_data_root(args.data_dir), train_xy, test_xy)
+    print(f"wrote {write_inputs(common.folder(args.out), inputs)}")
+    print(PREDICTIONS_HELP)
+    return 0
+
+
 COMMANDS = {
+    "export-inputs": (
+        "write every picture the gate judges as arrays, to judge a model outside PyTorch "
+        "with `gate --predictions`",
+        export_inputs_flags,
+        export_inputs,
+    ),
     "gate": (
         "the acceptance gate's whole verdict on a checkpoint (exit 1 if a check fails)",
         gate_flags,

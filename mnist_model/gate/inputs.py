@@ -98,3 +98,75 @@ def provenance(path: Path, loaded: Loaded, arithmetic: str | None = None) -> dic
         "cpu": cpu_model(),
         "checkpoint_sha256": sha256_file(path),
     }
+
+
+# --- logits computed elsewhere (JAX, TensorFlow, scikit-learn...) -----------------------------
+PREDICTIONS_HELP = (
+    "inputs.npz holds, per set, uint8 pictures (N, 28, 28), white digits on black, as "
+    "MNIST stores them. Give each to your model as it was trained (this project normalises "
+    "x / 255 to mean 0.1307 and std 0.3081) and save its (N, 10) logits under the same "
+    "names: numpy.savez('predictions.npz', test=..., shift_up=..., ...). Then: mnist-model "
+    "gate --predictions predictions.npz"
+)
+
+
+def write_inputs(folder: Path, inputs: GateInputs) -> Path:
+    """Every picture the gate judges (``measure.judged_images``) as ``inputs.npz``, and
+    ``inputs.json`` saying what it holds and how to hand back logits; returns the npz."""
+    import numpy as np
+
+    from mnist_model.atomic import atomic_path, atomic_write_json
+    from mnist_model.gate.measure import judged_images
+
+    sets = {name: x.numpy() for name, x in judged_images(inputs).items()}
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / "inputs.npz"
+    with atomic_path(out) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **sets)
+    atomic_write_json(
+        folder / "inputs.json",
+        {
+            "sets": {name: list(x.shape) for name, x in sets.items()},
+            "suite": inputs.description,
+            "how": PREDICTIONS_HELP,
+        },
+    )
+    return out
+
+
+def read_predictions(path: Path, inputs: GateInputs) -> dict[str, torch.Tensor]:
+    """Logits computed elsewhere, one (N, 10) float array a set of ``measure.SETS``, checked
+    before use; a MnistModelError names what is wrong, in one line."""
+    import zipfile
+
+    import numpy as np
+
+    from mnist_model.errors import MnistModelError
+    from mnist_model.gate.measure import SETS, judged_images
+
+    try:
+        with open(path, "rb") as fh:
+            archive = np.load(fh, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError("one array, not named arrays")
+            with archive:
+                found = {name: archive[name] for name in archive.files if name in SETS}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise MnistModelError(f"--predictions {path}: not a readable .npz ({first})") from None
+    missing = [name for name in SETS if name not in found]
+    if missing:
+        raise MnistModelError(f"--predictions {path}: no logits for {missing} ({PREDICTIONS_HELP})")
+    sizes = {name: len(x) for name, x in judged_images(inputs).items()}
+    logits = {}
+    for name in SETS:
+        array = found[name]
+        if array.shape != (sizes[name], 10) or array.dtype.kind != "f":
+            raise MnistModelError(
+                f"--predictions {path}: {name} is {array.dtype} {array.shape}, the gate needs "
+                f"float ({sizes[name]}, 10) logits"
+            )
+        if not np.isfinite(array).all():
+            raise MnistModelError(f"--predictions {path}: {name} holds NaN or infinite logits")
+        logits[name] = torch.from_numpy(array.astype(np.float32))
+    return logits

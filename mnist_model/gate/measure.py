@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mnist_model.evaluate import evaluate, predict_logits
+from mnist_model.evaluate import predict_logits, result_from_logits
 from mnist_model.formats import Loaded, as_loaded
 from mnist_model.gate import evidence, ood
 from mnist_model.model import normalize
@@ -42,16 +42,6 @@ def shift_with_zero_fill(images: torch.Tensor, shift: int, dim: int) -> torch.Te
     edge = 0 if shift > 0 else -1
     out.select(dim, edge).zero_()
     return out
-
-
-def shift_agreement(model: torch.nn.Module, images: torch.Tensor) -> dict[str, int]:
-    """``{direction: images whose prediction a one-pixel shift leaves unchanged}``."""
-    base = predict_logits(model, normalize(images)).argmax(1)
-    agree = {}
-    for direction, (shift, dim) in SHIFTS.items():
-        shifted = predict_logits(model, normalize(shift_with_zero_fill(images, shift, dim)))
-        agree[direction] = int((shifted.argmax(1) == base).sum())
-    return agree
 
 
 def train_pixel_regression(
@@ -148,6 +138,61 @@ def architecture(model: torch.nn.Module | Loaded, test_images: torch.Tensor) -> 
     return found
 
 
+def judged_images(inputs) -> dict[str, torch.Tensor]:
+    """Every picture the gate shows a model, by set (``SETS``): uint8 ``(N, 28, 28)``,
+    white on black, before normalisation."""
+    test = inputs.test_xy[0]
+    sets = {"test": test}
+    for direction, (shift, dim) in SHIFTS.items():
+        sets[f"shift_{direction}"] = shift_with_zero_fill(test, shift, dim)
+    sets["suite_default"] = torch.from_numpy(inputs.suite.arrays)
+    sets["suite_plain"] = torch.from_numpy(inputs.plain_suite.arrays)
+    return sets
+
+
+SETS = ("test", *(f"shift_{d}" for d in SHIFTS), "suite_default", "suite_plain")
+"""The sets of pictures a model's logits are judged on (``judged_images``)."""
+
+
+def logits_of(model: torch.nn.Module, inputs) -> dict[str, torch.Tensor]:
+    """``model``'s logits on every set the gate judges (its folded form for an MnistNet,
+    as ``predict`` runs it)."""
+    return {name: predict_logits(model, normalize(x)) for name, x in judged_images(inputs).items()}
+
+
+def shift_agreement(logits: dict[str, torch.Tensor]) -> dict[str, int]:
+    """``{direction: test images whose prediction a one-pixel shift leaves unchanged}``."""
+    base = logits["test"].argmax(1)
+    return {d: int((logits[f"shift_{d}"].argmax(1) == base).sum()) for d in SHIFTS}
+
+
+def record_from_logits(
+    logits: dict[str, torch.Tensor], inputs, *, provenance: dict | None = None
+) -> dict:
+    """The evidence record and the paired counts of the two preprocessings, from logits on
+    every set of ``SETS``: a live model's (``logits_of``) or computed elsewhere
+    (``mnist-model gate --predictions``)."""
+    suite, plain_suite = inputs.suite, inputs.plain_suite
+    default_predicted = ood.predicted(suite, logits["suite_default"])
+    plain_predicted = ood.predicted(plain_suite, logits["suite_plain"])
+    record = evidence.record(
+        provenance=provenance or {},
+        test=result_from_logits(logits["test"], inputs.test_xy[1]),
+        shift=shift_agreement(logits),
+        pixel_regression_correct=inputs.pixel_regression_correct,
+        ood=ood.counts(suite, default_predicted),
+        ood_suite=inputs.description,
+        plain=ood.counts(plain_suite, plain_predicted),
+    )
+    record["plain_pairs"] = plain_pairs(
+        default_predicted == suite.labels,
+        plain_predicted == plain_suite.labels,
+        suite.condition,
+        suite.names,
+    )
+    return record
+
+
 def gate_record(
     model: torch.nn.Module | Loaded,
     inputs,
@@ -160,27 +205,24 @@ def gate_record(
     record and, if ``live``, the sections an evidence file does not keep
     (``plain_pairs``, ``png``, ``architecture``)."""
     loaded = as_loaded(model)
-    model = loaded.model
-    suite, plain_suite = inputs.suite, inputs.plain_suite
-    default_predicted = ood.predictions(model, suite)
-    plain_predicted = ood.predictions(model, plain_suite)
-    record = evidence.record(
-        provenance=provenance or {},
-        test=evaluate(model, *inputs.test_xy),
-        shift=shift_agreement(model, inputs.test_xy[0]),
-        pixel_regression_correct=inputs.pixel_regression_correct,
-        ood=ood.counts(suite, default_predicted),
-        ood_suite=inputs.description,
-        plain=ood.counts(plain_suite, plain_predicted),
-    )
+    record = record_from_logits(logits_of(loaded.model, inputs), inputs, provenance=provenance)
+    pairs = record.pop("plain_pairs")
     if not live:
         return record
-    record["plain_pairs"] = plain_pairs(
-        default_predicted == suite.labels,
-        plain_predicted == plain_suite.labels,
-        suite.condition,
-        suite.names,
-    )
-    record["png"] = {p: png_round_trip(model, inputs.test_xy, p) for p in ("default", "plain")}
+    record["plain_pairs"] = pairs
+    record["png"] = {p: png_round_trip(loaded.model, inputs.test_xy, p) for p in PNG}
     record["architecture"] = architecture(loaded, inputs.test_xy[0])
+    return record
+
+
+PNG = ("default", "plain")
+"""predict's preprocessings, each judged on the test set written as PNG files."""
+
+
+def predictions_record(logits: dict[str, torch.Tensor], inputs) -> dict:
+    """The record of logits computed elsewhere: everything but what needs the model
+    itself, which is marked so (the PNG round trip through ``predict``, the architecture)."""
+    record = record_from_logits(logits, inputs, provenance={"format": "predictions"})
+    record["png"] = dict.fromkeys(PNG)
+    record["architecture"] = {"live": False, "mnistnet": False}
     return record

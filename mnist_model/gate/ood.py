@@ -676,9 +676,12 @@ def predictions(model: torch.nn.Module, suite: PreparedSuite) -> np.ndarray:
     from mnist_model.evaluate import predict_logits
     from mnist_model.model import normalize
 
-    logits = predict_logits(model, normalize(torch.from_numpy(suite.arrays)))
-    digits = logits.argmax(1).numpy()
-    return np.where(suite.refused, -1, digits)
+    return predicted(suite, predict_logits(model, normalize(torch.from_numpy(suite.arrays))))
+
+
+def predicted(suite: PreparedSuite, logits: torch.Tensor) -> np.ndarray:
+    """The digit of each picture's ``logits``; -1 where the preprocessing refused it."""
+    return np.where(suite.refused, -1, logits.argmax(1).numpy())
 
 
 def counts(suite: PreparedSuite, predicted: np.ndarray) -> dict[str, tuple[int, int]]:

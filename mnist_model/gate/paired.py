@@ -283,10 +283,17 @@ def accepted_predictions(
 def compare_models(baseline: tuple[np.ndarray, np.ndarray], model, inputs) -> dict:
     """``compare`` of the accepted model's (test, suite) predictions with ``model``'s on
     ``inputs`` (``inputs.GateInputs``)."""
+    return compare_predictions(
+        baseline, predictions_of(model, inputs.test_xy[0], inputs.suite), inputs
+    )
+
+
+def compare_predictions(baseline, candidate, inputs) -> dict:
+    """``compare`` of two (test, suite) predictions on ``inputs``."""
     suite = inputs.suite
     return compare(
         baseline,
-        predictions_of(model, inputs.test_xy[0], suite),
+        candidate,
         test_labels=inputs.test_xy[1].numpy(),
         ood_labels=suite.labels,
         ood_condition=suite.condition,

@@ -280,6 +280,9 @@ def _png_checks(rec: dict, bars: dict) -> list[Check]:
     bound = test["correct"] / test["total"] - bars["png_points_lost"] / 100
     checks = []
     for name, found in rec["png"].items():
+        if found is None:
+            checks.append(_not_applicable(f"png {name}", LIVE_ONLY))
+            continue
         figure = found["correct"] / test["total"]
         passed = figure >= bound and found["unreadable"] == 0
         note = f"in memory - png_points_lost; {found['unreadable']} files unreadable"
@@ -287,7 +290,12 @@ def _png_checks(rec: dict, bars: dict) -> list[Check]:
     return checks
 
 
+LIVE_ONLY = "predictions only: no model to run or inspect"
+
+
 def _architecture_checks(found: dict, bars: dict) -> list[Check]:
+    if found.get("live") is False:
+        return [_not_applicable(n, LIVE_ONLY) for n in ("parameters", "family", "inference form")]
     count, budget = found["parameters"], bars["parameter_budget"]
     if budget is None:
         checks = [_not_applicable("parameters", f"no parameter budget promised ({count:,})")]

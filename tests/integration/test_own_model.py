@@ -198,3 +198,51 @@ def test_every_format_of_the_projects_model_gets_the_same_predictions_and_verdic
         assert other["family"].status == other["inference form"].status == "n/a"
         assert other["parameters"].passed and verdict["parameters"].passed
         assert other.passed == verdict.passed
+
+
+def test_logits_computed_elsewhere_get_the_models_verdict(
+    small_training, mnist_root, tmp_path, capsys
+):
+    """``export-inputs``, logits from onnxruntime with the normalisation written in numpy
+    (no torch), then ``gate --predictions``: every check that needs no live model has the
+    figure and the outcome ``gate --checkpoint`` gives the same model."""
+    import onnxruntime
+
+    from mnist_model.predict.preprocess import PURPOSES
+
+    data = ["--data-dir", str(mnist_root)]
+    checkpoint = save_checkpoint(
+        tmp_path / "model.pt", small_training.run.model, train_config={}, metrics={}, data_md5={}
+    )
+    onnx = tmp_path / "model.onnx"
+    assert (
+        main(["export", "--checkpoint", str(checkpoint), "--format", "onnx", "--out", str(onnx)])
+        == 0
+    )
+    assert main(["export-inputs", *data, "--out", str(tmp_path / "inputs")]) == 0
+    session = onnxruntime.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    logits = {}
+    with np.load(tmp_path / "inputs" / "inputs.npz") as archive:
+        for key in archive.files:
+            x = ((archive[key].astype(np.float32) / 255 - 0.1307) / 0.3081)[:, None]
+            logits[key] = np.concatenate(
+                [session.run(None, {name: x[i : i + 1000]})[0] for i in range(0, len(x), 1000)]
+            )
+    np.savez(tmp_path / "predictions.npz", **logits)
+    capsys.readouterr()
+    baseline = ["--baseline", str(REPO / "baselines" / "default.json"), "--json"]
+    code = main(["gate", *data, "--predictions", str(tmp_path / "predictions.npz"), *baseline])
+    elsewhere = json.loads(capsys.readouterr().out)
+    assert code == main(["gate", *data, "--checkpoint", str(checkpoint), *baseline])
+    live = json.loads(capsys.readouterr().out)
+    needs_the_model = ["png default", "png plain", "parameters", "family", "inference form"]
+    assert elsewhere["not_applicable"] == needs_the_model and live["not_applicable"] == []
+    other_rule = {*needs_the_model, *(f"plain {p}" for p in PURPOSES)}
+    judged = {c["name"]: c for c in live["checks"] if c["name"] not in other_rule}
+    for check in elsewhere["checks"]:
+        if check["name"] in judged:
+            want = judged.pop(check["name"])
+            assert check["passed"] == want["passed"], check["name"]
+            assert check["figure"] == pytest.approx(want["figure"], abs=1e-5), check["name"]
+    assert not judged  # every check of the live verdict was judged from the logits too

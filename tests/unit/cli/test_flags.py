@@ -101,3 +101,26 @@ def test_every_flag_of_every_command_has_a_meaning() -> None:
         if not isinstance(action, argparse._HelpAction) and len((action.help or "").split()) < 3
     }
     assert not silent, sorted(silent)
+
+
+@pytest.mark.parametrize(
+    "given", [[], ["--checkpoint", "m.pt", "--predictions", "p.npz"]], ids=["neither", "both"]
+)
+def test_gate_takes_a_model_or_predictions_not_both(given, capsys) -> None:
+    from mnist_model.cli import main
+
+    assert main(["gate", *given]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == "mnist-model: error: gate: give --checkpoint MODEL or --predictions FILE (one)"
+
+
+def test_every_command_taking_a_model_reads_any_format() -> None:
+    parser = build_parser()
+    takes = {"gate", "evaluate", "ood", "baseline", "compare", "predict", "export", "report"}
+    for name in takes:
+        (sub,) = [a for a in parser._subparsers._group_actions if a.dest == "command"]  # noqa: SLF001
+        flags = {o for action in sub.choices[name]._actions for o in action.option_strings}  # noqa: SLF001
+        assert {"--checkpoint", "--model-class", "--input-scale"} <= flags, name
+    for name in ("gate", "ood", "compare", "report", "thresholds"):
+        flags = {o for a in sub.choices[name]._actions for o in a.option_strings}  # noqa: SLF001
+        assert "--thresholds" in flags, name

@@ -26,15 +26,26 @@ def test_shift_helper_moves_pixels_and_fills_with_black() -> None:
     assert shift_with_zero_fill(image, 1, 2).sum() == 255
 
 
+def _shift_logits(model, images) -> dict:
+    from mnist_model.evaluate import predict_logits
+    from mnist_model.model import normalize
+
+    sets = {"test": images}
+    sets.update(
+        {f"shift_{d}": shift_with_zero_fill(images, s, dim) for d, (s, dim) in SHIFTS.items()}
+    )
+    return {name: predict_logits(model, normalize(x)) for name, x in sets.items()}
+
+
 def test_shift_agreement_counts_unchanged_predictions(tiny_dataset) -> None:
     images, _ = tiny_dataset
     torch.manual_seed(0)
-    agree = shift_agreement(MnistNet().eval(), images)
+    agree = shift_agreement(_shift_logits(MnistNet().eval(), images))
     assert set(agree) == set(SHIFTS)
     assert all(0 <= count <= len(images) for count in agree.values())
     # blank images look the same shifted: every prediction is kept
     blank = torch.zeros_like(images)
-    assert set(shift_agreement(MnistNet().eval(), blank).values()) == {len(images)}
+    assert set(shift_agreement(_shift_logits(MnistNet().eval(), blank)).values()) == {len(images)}
 
 
 def test_the_pixel_regression_learns_a_separable_toy_problem() -> None:
