@@ -77,8 +77,8 @@ def gate(*args: str) -> subprocess.CompletedProcess:
     [
         (["--checkpoint=missing.pt"], "--checkpoint missing.pt: no such file"),
         (["--checkpoint=tests"], "--checkpoint tests: a folder, not a file"),
-        (["--checkpoint=README.md"], "--checkpoint: refusing to load checkpoint README.md"),
-        (["--baseline=missing.json", "--checkpoint=README.md"], "--checkpoint: refusing"),
+        (["--checkpoint=README.md"], "--checkpoint: README.md: not a model file this tool reads"),
+        (["--baseline=missing.json", "--checkpoint=README.md"], "--checkpoint: README.md: not a"),
         (["--seeds", "-1"], "--seeds -1: give 1 or more"),
     ],
     ids=["missing", "a-folder", "not-a-checkpoint", "missing-baseline", "negative-seeds"],
