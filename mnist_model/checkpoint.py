@@ -98,6 +98,11 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(payload, dict) or "schema_version" not in payload:
         raise CheckpointError(f"{path} is not an mnist-model checkpoint (no schema_version)")
     version = payload["schema_version"]
+    if "optimizer" in payload and "state_dict" not in payload:
+        raise CheckpointError(
+            f"{path} is a training state (what --resume continues), not a model: pass the "
+            "model.pt written beside it"
+        )
     if not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
         raise CheckpointError(
             f"{path} has checkpoint schema {version!r}; this mnist-model reads schema "

@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from mnist_model import __version__
 from mnist_model.cli import bench, data, export, judge, predict, report, thresholds, train
 from mnist_model.cli.common import EXIT_ERROR
 from mnist_model.errors import MnistModelError
@@ -37,12 +38,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mnist-model", description=__doc__.split("\n\n")[0].split(": ", 1)[1]
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("--version", action="version", version=f"mnist-model {__version__}")
+    _global_flags(parser, False)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_, flags, _) in COMMANDS.items():
-        flags(sub.add_parser(name, help=help_, description=help_))
+        command = sub.add_parser(name, help=help_, description=help_)
+        flags(command)
+        # Before or after the command name alike: a value given after it wins, and one
+        # not given there leaves the value from before it alone (SUPPRESS).
+        _global_flags(command, argparse.SUPPRESS)
     return parser
+
+
+def _global_flags(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument(
+        "--debug", action="store_true", default=default, help="show tracebacks on errors"
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=default, help="only warnings and errors"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

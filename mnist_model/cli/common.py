@@ -115,7 +115,3 @@ def read_test_split(data_dir: str | None):
 
     root = resolve_data_root(data_dir)
     return root, load_split(root, train=False)
-
-
-def no_flags(parser: argparse.ArgumentParser) -> None:
-    """A command that takes no flags of its own."""

@@ -11,7 +11,14 @@ from mnist_model.cli.common import EXIT_ERROR, checkpoint_flag, json_flag, load_
 
 
 def predict_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files to read")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        type=Path,
+        metavar="IMAGE",
+        help="image files to read; a folder stands for its image files (by name), '-' for "
+        "paths read from standard input, one a line",
+    )
     checkpoint_flag(parser)
     json_flag(parser, "a list, one object per image, instead of one line per image")
     parser.add_argument(
@@ -27,7 +34,8 @@ def predict(args: argparse.Namespace) -> int:
     """Every readable image is reported; unreadable ones get a one-line error each."""
     from mnist_model.predict import predict_files
 
-    rows = predict_files(load_model(args).model, args.images, preprocessing=args.preprocess)
+    images = expand(args.images)
+    rows = predict_files(load_model(args).model, images, preprocessing=args.preprocess)
     for row in rows:
         if "error" in row:
             print(f"mnist-model: error: {row['error']}", file=sys.stderr)
@@ -39,6 +47,28 @@ def predict(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     return EXIT_ERROR if any("error" in row for row in rows) else 0
+
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+def expand(given: list[Path]) -> list[Path]:
+    """Files as given, a folder's image files in name order (a folder without any stays,
+    and ``predict`` reports it), and for ``-`` the paths on standard input."""
+    from mnist_model.errors import MnistModelError
+
+    files: list[Path] = []
+    for path in given:
+        if str(path) == "-":
+            files += [Path(line.strip()) for line in sys.stdin if line.strip()]
+        elif path.is_dir():  # an empty one stays, to be reported as one
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            files += found or [path]
+        else:
+            files.append(path)
+    if not files:
+        raise MnistModelError("predict: no image paths given")
+    return files
 
 
 COMMANDS = {"predict": ("predict the digit in image files (PNG/JPEG/BMP)", predict_flags, predict)}

@@ -11,7 +11,6 @@ from mnist_model.cli.common import (
     checkpoint_flag,
     data_dir_flag,
     folder,
-    no_flags,
     thresholds_flag,
 )
 
@@ -57,15 +56,27 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def summary_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="the mnist-model checkpoint whose network to show (default: the default "
+        "network, untrained)",
+    )
+
+
 def summary(args: argparse.Namespace) -> int:
+    """The layer table of the default network, or of a checkpoint's."""
+    from mnist_model.checkpoint import load_checkpoint
     from mnist_model.model import MnistNet
     from mnist_model.report.layers import summary_text
 
-    print(summary_text(MnistNet()))
+    model = MnistNet() if args.checkpoint is None else load_checkpoint(args.checkpoint)[0]
+    print(summary_text(model))
     return 0
 
 
 COMMANDS = {
-    "summary": ("layer table with output shapes and parameter counts", no_flags, summary),
+    "summary": ("layer table with output shapes and parameter counts", summary_flags, summary),
     "report": ("rebuild the pictures and report.md of a checkpoint", report_flags, report),
 }

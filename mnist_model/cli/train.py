@@ -233,6 +233,8 @@ def sweep(args: argparse.Namespace) -> int:
 
     if distributed.launched_by_torchrun():
         raise MnistModelError("sweep runs seeds one after another; start it without torchrun")
+    if args.seed is not None:
+        raise MnistModelError("sweep: --seed has no effect here; give the seeds with --seeds")
     try:
         seeds = parse_seeds(args.seeds)
     except ValueError as exc:

@@ -54,6 +54,8 @@ def read_image(path: str | os.PathLike[str]):
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: a folder with no image files")
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
     try:
