@@ -293,7 +293,8 @@ def _png_checks(rec: dict, bars: dict) -> list[Check]:
 LIVE_ONLY = "predictions only: no model to run or inspect"
 
 
-def _architecture_checks(found: dict, bars: dict) -> list[Check]:
+def _architecture_checks(rec: dict, bars: dict) -> list[Check]:
+    found = rec["architecture"]
     if found.get("live") is False:
         return [_not_applicable(n, LIVE_ONLY) for n in ("parameters", "family", "inference form")]
     count, budget = found["parameters"], bars["parameter_budget"]
@@ -343,25 +344,25 @@ def _paired_checks(comparison: dict, bars: dict) -> list[Check]:
     return checks
 
 
+SECTIONS = (
+    ("test", _test_checks),
+    ("baseline_correct", _pixel_checks),
+    ("shift_agreement", _shift_checks),
+    ("ood", _ood_checks),
+    ("plain_pairs", _plain_checks),
+    ("png", _png_checks),
+    ("architecture", _architecture_checks),
+)
+"""Each section a record may hold, and the checks judging it, in the verdict's order."""
+
+
 def judge(rec: dict, bars: dict, *, comparison: dict | None = None) -> Verdict:
     """Every check of the gate that ``rec`` has the figures for, against ``bars`` (the
     thresholds file), and with ``comparison`` (``paired.compare``) the paired checks."""
-    found = rec.get("architecture")
     checks: list[Check] = []
-    if "test" in rec:
-        checks += _test_checks(rec, bars)
-    if "baseline_correct" in rec:
-        checks += _pixel_checks(rec, bars)
-    if "shift_agreement" in rec:
-        checks += _shift_checks(rec, bars)
-    if "ood" in rec:
-        checks += _ood_checks(rec, bars)
-    if "plain_pairs" in rec:
-        checks += _plain_checks(rec, bars)
-    if "png" in rec:
-        checks += _png_checks(rec, bars)
-    if found is not None:
-        checks += _architecture_checks(found, bars)
+    for section, judged in SECTIONS:
+        if rec.get(section) is not None:
+            checks += judged(rec, bars)
     if comparison is not None:
         checks += _paired_checks(comparison, bars)
     recipe = (rec.get("model") or {}).get("recipe")
