@@ -165,7 +165,8 @@ class Machine:
     change any of it (its arithmetic stays the one it started with)."""
 
     device: str = "auto"
-    """auto (CUDA when present, else the CPU), cpu, cuda or cuda:N."""
+    """auto (CUDA when present, else Apple's MPS when present, else the CPU), cpu, cuda,
+    cuda:N or mps."""
     threads: int = 0
     """torch intra-op threads (0: torch's default, one per core)."""
     precision: str = field(default="auto", metadata={"choices": PRECISION_CHOICES})
@@ -192,7 +193,8 @@ class Machine:
 @dataclass(frozen=True)
 class Arithmetic:
     """What a run computes in, and why: ``source`` is ``explicit`` (both given),
-    ``measured``, ``cache``, ``cuda`` (the CUDA rule) or ``resumed`` (from a train state)."""
+    ``measured``, ``cache``, ``cuda`` or ``mps`` (an accelerator's rule) or ``resumed`` (from
+    a train state)."""
 
     precision: str
     layout: str
@@ -259,6 +261,27 @@ def recipe_fingerprint(train_config: dict, model_config: dict) -> str:
     recipe = {k: v for k, v in train_config.items() if k not in RUN_SETTINGS}
     text = json.dumps({"train": recipe, "model": model_config}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+AUGMENTATION = (
+    "max_rotation_deg",
+    "max_translate",
+    "max_scale",
+    "max_elastic_px",
+    "low_res_fraction",
+    "augment_decay",
+)
+"""The TrainConfig fields that shape the training pictures; the rest are the schedule."""
+
+
+def setting_group(cls: type, name: str) -> str:
+    """The group a setting is shown under (the model card, ``train --help``): ``model``,
+    ``schedule``, ``augmentation`` or ``machine``."""
+    if cls is ModelConfig:
+        return "model"
+    if cls is Machine:
+        return "machine"
+    return "augmentation" if name in AUGMENTATION else "schedule"
 
 
 RUN_SETTINGS = ("seed", *(f.name for f in fields(Machine)))
@@ -330,9 +353,10 @@ def arithmetic_class(precision: str, device: str = "cpu") -> str:
     process's ISA limits leave it: the same seed gives the same bits only within one.
 
     ``bf16-amx`` (oneDNN's AMX tiles), ``bf16-avx512bf16`` (AVX-512 BF16 instructions),
-    ``bf16-emulated``, ``fp32-avx512``, ``fp32-avx2``, or ``<precision>-cuda``."""
-    if str(device).startswith("cuda"):
-        return f"{precision}-cuda"
+    ``bf16-emulated``, ``fp32-avx512``, ``fp32-avx2``, ``<precision>-cuda`` or ``-mps``."""
+    for accelerator in ("cuda", "mps"):
+        if str(device).startswith(accelerator):
+            return f"{precision}-{accelerator}"
     flags = cpu_flags()
     limit = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
     rank = ONEDNN_ISAS.index(limit) if limit in ONEDNN_ISAS else len(ONEDNN_ISAS)

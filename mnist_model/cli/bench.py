@@ -23,9 +23,17 @@ def bench_flags(parser: argparse.ArgumentParser) -> None:
         "--cpu-classes", **ON, help="instead: training speeds per simulated CPU class"
     )
     parser.add_argument(
-        "--threads", type=integers, help="instead: training speed of N,N,... threads"
+        "--thread-grid",
+        type=integers,
+        metavar="N,N,...",
+        help="instead: training speed with each of these intra-op thread counts",
     )
-    parser.add_argument("--batches", type=integers, help="... and/or batch sizes N,N,..., in turns")
+    parser.add_argument(
+        "--batch-grid",
+        type=integers,
+        metavar="N,N,...",
+        help="... and/or with each of these batch sizes, taken in turns",
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -34,21 +42,25 @@ def bench_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+GRID_FLAGS = {"threads": "thread-grid", "batches": "batch-grid"}
+
+
 def bench(args: argparse.Namespace) -> int:
     from mnist_model.atomic import atomic_write_json
     from mnist_model.bench.run import run_command
     from mnist_model.data import resolve_data_root, verify
 
-    names = ("images", "repeats", "full", "checkpoint", "cpu_classes", "threads", "batches")
+    names = ("images", "repeats", "full", "checkpoint", "cpu_classes")
     flags = {name: getattr(args, name) for name in names}
-    grid = args.threads is not None or args.batches is not None
+    flags |= {"threads": args.thread_grid, "batches": args.batch_grid}
+    grid = args.thread_grid is not None or args.batch_grid is not None
     if (args.cpu_classes or grid) and (args.full or args.checkpoint):
-        raise MnistModelError("--cpu-classes and --threads/--batches measure training only")
+        raise MnistModelError("--cpu-classes and --thread-grid/--batch-grid measure training only")
     if args.cpu_classes and grid:
-        raise MnistModelError("--cpu-classes and --threads/--batches are separate benches")
+        raise MnistModelError("--cpu-classes and --thread-grid/--batch-grid are separate benches")
     for name in ("images", "repeats", "threads", "batches"):
         for value in flags[name] if isinstance(flags[name], list) else [flags[name]]:
-            positive(f"--{name}", value)
+            positive(f"--{GRID_FLAGS.get(name, name)}", value)
     root = resolve_data_root(args.data_dir)
     verify(root)
     result, table = run_command(root, **flags)

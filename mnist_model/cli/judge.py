@@ -122,7 +122,10 @@ def ood_flags(parser: argparse.ArgumentParser) -> None:
         "--per-class", type=int, help="pictures of each digit per condition (100, the gate's)"
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="the suite's seed (default: 0, the gate's)"
+        "--suite-seed",
+        type=int,
+        default=0,
+        help="the seed that draws the suite's digits and conditions (default: 0, the gate's)",
     )
     parser.add_argument(
         "--ablate",
@@ -144,22 +147,29 @@ def ood(args: argparse.Namespace) -> int:
     from mnist_model.predict.preprocess import STEPS
 
     per_class = positive("--per-class", args.per_class) or ood.PER_CLASS
+    if not 0 <= args.suite_seed < 2**63:
+        raise MnistModelError(f"--suite-seed must be in [0, 2**63), got {args.suite_seed}")
     models = [load_model(args, path).model for path in args.checkpoint]
     root, test_xy = read_test_split(args.data_dir)
+    fewest = int(test_xy[1].bincount(minlength=10).min())
+    if per_class > fewest:
+        raise MnistModelError(
+            f"--per-class {per_class}: the test set has only {fewest} pictures of its rarest digit"
+        )
     names = ["default", *(f"without-{s}" for s in STEPS if args.ablate), "plain"]
     scores, counted = {}, []
     for name in names:
         suite = ood.prepare(
             *test_xy,
             per_class=per_class,
-            seed=args.seed,
+            seed=args.suite_seed,
             cache_dir=ood.cache_dir(root),
             preprocessing=name,
         )
         each = [ood.counts(suite, ood.predictions(model, suite)) for model in models]
         counted = counted or each
         scores[name] = {c: sum(e[c][0] / e[c][1] for e in each) / len(each) for c in suite.names}
-    described = {**suite_description(), "per_class": per_class, "seed": args.seed}
+    described = {**suite_description(), "per_class": per_class, "seed": args.suite_seed}
     checks = {}
     if described == suite_description():
         bars = thresholds.load(args.thresholds)

@@ -59,7 +59,28 @@ def thresholds_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+FOR_ACTIONS = {
+    "data_dir": ("record",),
+    "out": ("record", "derive"),
+    "arithmetic_class": ("record",),
+    "model_class": ("record",),
+    "input_scale": ("record",),
+    "promise": ("derive",),
+    "thresholds": ("check",),
+}
+"""Each flag and the actions it means something to; given to another, it is refused."""
+UNSET = {"input_scale": "mnist", "promise": []}
+"""The flags whose default is not None."""
+
+
 def thresholds(args: argparse.Namespace) -> int:
+    for name, actions in FOR_ACTIONS.items():
+        if args.action not in actions and getattr(args, name) != UNSET.get(name):
+            flag = "--" + name.replace("_", "-")
+            raise MnistModelError(
+                f"thresholds {args.action}: {flag} has no effect here (it is for "
+                f"{' and '.join(actions)})"
+            )
     if args.action == "record":
         return record(args)
     if args.action == "derive":

@@ -47,6 +47,8 @@ class Check:
             return f"{100 * value:.2f} %"
         if self.unit == "points":
             return f"{100 * value:+.2f} points"
+        if float(value).is_integer() and abs(value) < 1e15:  # a count: 10,000, not 1e+04
+            return f"{int(value):,}"
         return f"{value:,.4g}"
 
     @property

@@ -6,16 +6,26 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
 from mnist_model.atomic import atomic_write_text
-from mnist_model.config import Arithmetic
+from mnist_model.config import (
+    Arithmetic,
+    Machine,
+    ModelConfig,
+    TrainConfig,
+    recipe_fingerprint,
+    setting_group,
+)
 from mnist_model.evaluate import EvalResult, predict_logits
 from mnist_model.gate import thresholds
 from mnist_model.gate.evidence import test_counts
 from mnist_model.gate.inputs import suite_description
+from mnist_model.gate.measure import SHIFTS, architecture, shift_agreement, shift_with_zero_fill
 from mnist_model.gate.verdict import DIGITS, judge
 from mnist_model.model import normalize
 from mnist_model.report.layers import layer_rows
@@ -40,15 +50,17 @@ def build_report(
     test_images: torch.Tensor,
     test_labels: torch.Tensor,
     *,
+    checkpoint: Path | None = None,
     ood: dict[str, dict[str, tuple[int, int]]] | None = None,
     comparison: str | None = None,
     bars: dict | None = None,
 ) -> dict[str, Path]:
-    """Write the pictures and report.md into ``out``; return their paths by name. ``ood``:
-    the out-of-distribution suite's counts by preprocessing (``default``, ``plain``:
-    ``ood.counts`` on the gate's suite), for the model card; ``comparison``: the paired
-    comparison with a baseline (``paired.comparison_text``). Every pass or fail on the
-    card is the gate's verdict (``verdict.judge``)."""
+    """Write the pictures and report.md into ``out``; return their paths by name.
+    ``checkpoint``: the file the card describes (its SHA-256 and date); ``ood``: the
+    out-of-distribution suite's counts by preprocessing (``default``, ``plain``:
+    ``ood.counts`` on the gate's suite); ``comparison``: the paired comparison with a
+    baseline (``paired.comparison_text``). Every pass or fail on the card is the gate's
+    verdict (``verdict.judge``) on what the card measured (``card_record``)."""
     out.mkdir(parents=True, exist_ok=True)
     bars = thresholds.load() if bars is None else bars  # the acceptance suite's floors
     per_class_bars = thresholds.per_class(bars)
@@ -67,21 +79,38 @@ def build_report(
         ),
         "confusion_matrix": plot_confusion(result.confusion, path["confusion_matrix"]),
     }
-    report = path["report"]
-    verdict = judge(_record(result, ood), bars)
-    card = model_card(model, payload, history, result, [verdict[d] for d in DIGITS])
+    record = card_record(model, result, test_images, ood)
+    train_config, model_config = payload.get("train_config"), payload.get("model_config")
+    if isinstance(train_config, dict) and isinstance(model_config, dict):
+        record["model"] = {"recipe": recipe_fingerprint(train_config, model_config)}
+    verdict = judge(record, bars)
+    card = verdict_section(verdict, checkpoint, payload, ood is not None)
+    card += model_card(model, payload, history, result, [verdict[d] for d in DIGITS])
     if ood is not None:
         card += ood_section(verdict, _accuracies(ood.get("plain")))
     if comparison is not None:
         card += "\n## Compared with the baseline\n\n```\n" + comparison + "\n```\n"
-    atomic_write_text(report, card)
-    paths["report"] = report
+    atomic_write_text(path["report"], card)
+    paths["report"] = path["report"]
     return paths
 
 
-def _record(result: EvalResult, ood: dict | None) -> dict:
-    """What the card shows, as a record for the verdict: the test set and the suite."""
-    record = {"test": test_counts(result)}
+def card_record(
+    model: torch.nn.Module, result: EvalResult, test_images: torch.Tensor, ood: dict | None
+) -> dict:
+    """What the card judges, as a record for the verdict: the test set, its one-pixel
+    shifts, the architecture and, when measured, the out-of-distribution suite."""
+    logits = {"test": result.logits}
+    for direction, (shift, dim) in SHIFTS.items():
+        shifted = shift_with_zero_fill(test_images, shift, dim)
+        logits[f"shift_{direction}"] = predict_logits(model, normalize(shifted))
+    if logits["test"] is None or len(logits["test"]) != len(test_images):
+        logits["test"] = predict_logits(model, normalize(test_images))
+    record = {
+        "test": test_counts(result),
+        "shift_agreement": shift_agreement(logits),
+        "architecture": architecture(model, test_images),
+    }
     if ood is not None:
         counts = ood["default"]
         record["ood"] = {
@@ -90,6 +119,87 @@ def _record(result: EvalResult, ood: dict | None) -> dict:
             "total": {name: n for name, (_, n) in counts.items()},
         }
     return record
+
+
+NOT_ON_THE_CARD = (
+    "the pixel regression margin (it trains on the training set), predict's preprocessing "
+    "against the plain one and the test set as PNG files"
+)
+"""The gate's sections the card does not measure, named on it."""
+
+
+def verdict_section(verdict, checkpoint: Path | None, payload: dict, ood: bool) -> str:
+    """The card's opening: the gate's verdict on what the card measured, every failing
+    check, what the full gate adds, and which file this is (SHA-256, date)."""
+    judged = "the test set, one-pixel shifts, the architecture"
+    judged += ", the out-of-distribution suite" if ood else ""
+    missing = NOT_ON_THE_CARD + ("" if ood else ", the out-of-distribution suite")
+    lines = ["# mnist-model: model card", "", f"**{verdict.summary()}**", ""]
+    if verdict.failed:
+        lines += ["Failing checks:", ""] + [f"- {c.reason}" for c in verdict.failed] + [""]
+    lines += [
+        f"Judged here by the gate's engine ({judged}); floors: {verdict.floors}.",
+        f"`mnist-model gate --checkpoint FILE` judges everything, adding {missing}.",
+        "",
+        f"- checkpoint: {_file_line(checkpoint)}",
+        f"- trained: {_finished(payload, checkpoint)}",
+        "",
+    ]
+    return "\n".join(lines) + USE_AND_LIMITS + _weakest(verdict) + "\n"
+
+
+def _weakest(verdict, count: int = 5) -> str:
+    """The out-of-distribution conditions this model read worst, when the card measured
+    the suite."""
+    ood = sorted(
+        (c.figure, c.name[4:])
+        for c in verdict.checks
+        if c.name.startswith("ood ") and c.unit == "%"
+    )
+    if not ood:
+        return ""
+    shown = ", ".join(f"{name} {100 * figure:.1f} %" for figure, name in ood[:count])
+    return f"- Measured for this model, its weakest conditions: {shown}.\n"
+
+
+USE_AND_LIMITS = """
+## Intended use
+
+Reading one handwritten digit, 0-9, from a picture that holds that digit alone: a
+28x28 MNIST-style image (white on black, centred by mass), or a crop or photo of one
+digit through `mnist-model predict`, which centres and normalises it first. A teaching
+model and a template for gating models, not a component for decisions about people.
+
+## Limitations
+
+- It always answers one of 0-9: it has no answer for "not a digit", "several digits" or
+  "unreadable", and its confidence is no such answer either.
+- It learned from MNIST alone (American census staff and students, scanned in the
+  1990s): other scripts' digits (a crossed 7, an open 4, a 1 with a long flag) and
+  pictures unlike a scanned crop are outside what it was shown.
+- How it does on 24 conditions of real captures is measured by the out-of-distribution
+  suite (`mnist-model report --ood`, below when measured); its weakest conditions are
+  where it should not be trusted.
+"""
+
+
+def _file_line(checkpoint: Path | None) -> str:
+    if checkpoint is None:
+        return "not saved to a file"
+    from mnist_model.data.checksums import sha256_file
+
+    return f"`{checkpoint.name}`, SHA-256 `{sha256_file(checkpoint)}`"
+
+
+def _finished(payload: dict, checkpoint: Path | None) -> str:
+    """When the run finished (its metrics say so), else when the file was written."""
+    finished = (payload.get("metrics") or {}).get("finished")
+    if isinstance(finished, str):
+        return f"{finished} (the run's end)"
+    if checkpoint is None:
+        return "not recorded"
+    written = datetime.fromtimestamp(checkpoint.stat().st_mtime, timezone.utc)
+    return f"{written:%Y-%m-%d %H:%M} UTC (the file's time: the run recorded none)"
 
 
 def _accuracies(counts: dict | None) -> dict[str, float] | None:
@@ -134,8 +244,6 @@ def model_card(
     metrics = payload.get("metrics", {})
     versions = payload.get("versions", {})
     lines = [
-        "# mnist-model: model card",
-        "",
         "## The model",
         "",
         "| layer | type | output shape | parameters |",
@@ -145,7 +253,7 @@ def model_card(
     lines += [f"| {n} | {t} | {tuple(s[1:])} | {p:,} |" for n, t, s, p in rows]
     total = sum(p.numel() for p in model.parameters())
     lines += ["", f"Trainable parameters: **{total:,}**.", "", "## How it was trained", ""]
-    lines += [f"- {key}: `{value}`" for key, value in sorted(config.items())]
+    lines += _settings(payload, config, metrics)
     wall = metrics.get("train_seconds")
     lines += [
         f"- epochs run: {len(history)}; training wall time: "
@@ -197,6 +305,26 @@ def model_card(
         "",
     ]
     return "\n".join(lines)
+
+
+SETTINGS = (("model", ModelConfig), ("schedule", TrainConfig), ("augmentation", TrainConfig))
+
+
+def _settings(payload: dict, config: dict, metrics: dict) -> list[str]:
+    """The recorded settings grouped as ``config.setting_group`` groups them: the model,
+    the schedule, the augmentation, then the machine; each group in its fields' order."""
+    recorded = {
+        ModelConfig: payload.get("model_config") or {},
+        TrainConfig: config,
+        Machine: metrics.get("machine") or {},
+    }
+    lines = []
+    for group, cls in (*SETTINGS, ("machine", Machine)):
+        values = recorded[cls] if isinstance(recorded[cls], dict) else {}
+        names = [f.name for f in fields(cls) if setting_group(cls, f.name) == group]
+        shown = [f"{name} `{values[name]}`" for name in names if name in values]
+        lines.append(f"- {group}: " + (", ".join(shown) if shown else "not recorded"))
+    return lines
 
 
 def ood_section(verdict, plain: dict[str, float] | None = None) -> str:

@@ -209,6 +209,12 @@ def choose(
             layout if layout != AUTO else "channels_last",
             "cuda",
         )
+    if device.type == "mps":  # nothing measured: float32, the layout MPS is tuned for
+        return Arithmetic(
+            precision if precision != AUTO else "fp32",
+            layout if layout != AUTO else "contiguous",
+            "mps",
+        )
     choices = candidates(precision, layout)
     inputs, labels = inputs[:MEASURE_BATCH_CAP], labels[:MEASURE_BATCH_CAP]
     key = machine_key(len(inputs), torch.get_num_threads(), choices)

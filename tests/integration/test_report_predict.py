@@ -157,3 +157,29 @@ def test_ood_ablate_scores_each_step_switched_off(checkpoint, mnist_root, tmp_pa
     assert set(scores) == set(NAMES) | set(columns)
     assert all(set(scores[c]) == set(NAMES) for c in columns)
     assert all(0 <= v <= 1 for c in columns for v in scores[c].values())
+
+
+def test_an_untrained_checkpoints_card_opens_with_fail_and_the_failing_checks(
+    mnist_root, tmp_path
+):
+    from mnist_model.checkpoint import save_checkpoint
+    from mnist_model.data.checksums import sha256_file
+    from mnist_model.model import MnistNet
+
+    torch.manual_seed(0)
+    untrained = save_checkpoint(
+        tmp_path / "untrained.pt", MnistNet(), train_config={}, metrics={}, data_md5={}
+    )
+    out = tmp_path / "report"
+    proc = run_cli(
+        "report", "--checkpoint", str(untrained), "--out", str(out), "--data-dir", str(mnist_root)
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = (out / "report.md").read_text().splitlines()
+    assert lines[0] == "# mnist-model: model card"
+    assert re.fullmatch(r"\*\*verdict: FAIL \(\d+ of \d+ checks failed\)\*\*", lines[2]), lines[2]
+    failing = [line for line in lines[4:] if line.startswith("- ")]
+    assert any(line.startswith("- overall: ") and "needs >= 99.40 %" in line for line in failing)
+    text = "\n".join(lines)
+    assert f"SHA-256 `{sha256_file(untrained)}`" in text
+    assert "- trained: " in text and "## Limitations" in text and "## Intended use" in text

@@ -4,6 +4,7 @@ with no effect refused, a training state named for what it is."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import sys
 from pathlib import Path
@@ -76,3 +77,86 @@ def test_a_training_state_is_named_for_what_it_is(tmp_path, capsys) -> None:
     assert main(["evaluate", "--checkpoint", str(tmp_path / "train_state.pt")]) == 2
     error = capsys.readouterr().err
     assert "is a training state" in error and "pass the model.pt" in error
+
+
+def _flags() -> dict[str, list[tuple[str, argparse.Action]]]:
+    """Every long flag of every command, with the command and its action."""
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    found: dict[str, list] = {}
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--"):
+                    found.setdefault(flag, []).append((name, action))
+    return found
+
+
+def _kind(action: argparse.Action) -> str:
+    """A value (given once, or repeatable for several models), or what else it is."""
+    values = isinstance(action, argparse._StoreAction | argparse._AppendAction)
+    return "value" if values else type(action).__name__
+
+
+def test_a_flag_name_means_one_thing_in_every_command() -> None:
+    """The same kind of value everywhere, and a flag named after a recipe or machine
+    setting (--seed, --threads, --device, ...) is that setting wherever it appears."""
+    from mnist_model.cli.train import field_docs
+    from mnist_model.config import Machine, TrainConfig
+
+    settings = {}
+    for cls in (TrainConfig, Machine):
+        settings.update({"--" + k.replace("_", "-"): v for k, v in field_docs(cls).items()})
+    for flag, uses in _flags().items():
+        kinds = {(_kind(a), a.type, a.nargs) for _, a in uses}
+        assert len(kinds) == 1, (flag, kinds)
+        if flag in settings:
+            for command, action in uses:
+                meant = action.help.startswith(settings[flag].replace("%", "%%"))
+                assert meant or "no effect" in action.help, (flag, command, action.help)
+    assert "--suite-seed" in _flags() and "--thread-grid" in _flags()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["thresholds", "check", "e.json", "--promise", "accuracy=0.9"], "--promise has no effect"),
+        (["thresholds", "derive", "e/", "--thresholds", "t.json"], "--thresholds has no effect"),
+        (["thresholds", "check", "e/", "--out", "x.json"], "--out has no effect"),
+        (["thresholds", "derive", "e/", "--model-class", "m:N"], "--model-class has no effect"),
+        (["thresholds", "check", "e/", "--input-scale", "unit"], "--input-scale has no effect"),
+        (["thresholds", "derive", "e/", "--data-dir", "d"], "--data-dir has no effect"),
+    ],
+)
+def test_a_flag_for_another_action_is_refused(argv, message, capsys) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ood", "--checkpoint", "m.pt", "--suite-seed", "-1"], "--suite-seed must be in"),
+        (["bench", "--thread-grid", "0"], "--thread-grid must be a positive integer"),
+    ],
+)
+def test_out_of_range_values_are_refused_before_anything_runs(argv, message, capsys) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_mps_is_a_device_where_torch_has_it(monkeypatch) -> None:
+    from mnist_model.errors import TrainingError
+    from mnist_model.run import runner
+
+    monkeypatch.setattr(runner, "_mps_available", lambda: False)
+    with pytest.raises(TrainingError, match="asked for Apple's MPS, but torch has none here"):
+        runner.select_device("mps")
+    assert runner.select_device("auto").type in ("cpu", "cuda")
+    monkeypatch.setattr(runner, "_mps_available", lambda: True)
+    assert runner.select_device("mps") == torch.device("mps")
+    if not torch.cuda.is_available():
+        assert runner.select_device("auto") == torch.device("mps")
+    with pytest.raises(TrainingError, match="auto, cpu, cuda, cuda:N or mps"):
+        runner.select_device("xla")

@@ -76,3 +76,37 @@ def test_the_cards_out_of_distribution_table_has_both_preprocessings() -> None:
     row = next(line for line in text.splitlines() if line.startswith("| clean |"))
     assert row.split("|")[2:6] == [" 99.0 % ", " 90.0 % ", " pass ", " 97.0 % "]
     assert "plain preprocessing" in text
+
+
+def test_the_card_opens_with_the_verdict_and_its_failing_checks(evaluated, tmp_path) -> None:
+    model, result, images, labels = evaluated
+    build_report(tmp_path, model, {}, [], result, images, labels)
+    lines = (tmp_path / "report.md").read_text().splitlines()
+    assert lines[0] == "# mnist-model: model card"
+    assert lines[2].startswith("**verdict: FAIL (")  # 32 noise images: not the test set
+    assert "- test set size: 32, needs == 10,000" in lines
+
+
+def test_every_setting_is_shown_once_in_its_group(evaluated) -> None:
+    import dataclasses
+
+    from mnist_model.config import Machine, ModelConfig, TrainConfig
+
+    model, result, *_ = evaluated
+    payload = {
+        "model_config": dataclasses.asdict(ModelConfig()),
+        "train_config": dataclasses.asdict(TrainConfig()),
+        "metrics": {"machine": dataclasses.asdict(Machine())},
+    }
+    card = model_card(model, payload, [], result, [_digit_check(d, 1.0, 0.0) for d in range(10)])
+    groups = {
+        line.split(":")[0][2:]: line
+        for line in card.splitlines()
+        if line.split(":")[0] in {"- model", "- schedule", "- augmentation", "- machine"}
+    }
+    assert list(groups) == ["model", "schedule", "augmentation", "machine"]
+    for cls in (ModelConfig, TrainConfig, Machine):
+        for field in dataclasses.fields(cls):
+            shown = [g for g, line in groups.items() if f" {field.name} `" in line]
+            assert len(shown) == 1, (field.name, shown)
+    assert " max_rotation_deg `" in groups["augmentation"] and " lr `" in groups["schedule"]
