@@ -1,202 +1,63 @@
-"""The statistics the gate needs, in plain Python: exact binomial and beta-binomial tails,
-the incomplete beta and gamma functions, and intervals for a proportion.
+"""The statistics the gate needs: the beta-binomial quantile, the chi-square and normal
+quantiles, intervals for a proportion (Wilson, Clopper-Pearson), the exact McNemar test,
+an interval for a paired difference and Holm's correction.
 
-No scipy at run time; tests/unit/test_stats.py checks every function here against scipy
-(a test-only oracle) and against exact enumeration.
+Most are scipy's (scipy.stats); the functions here only name them for the gate, return
+plain Python numbers, and settle the edges before scipy sees them (q at or outside 0 and
+1, no trials, no discordant pair), where scipy would give nan or refuse some of them.
+Hand-written, because scipy has no such function:
+
+- ``paired_difference_interval``: scipy has no interval for a paired difference of two
+  proportions; this one maps scipy's exact interval for the discordant share onto it.
+- ``holm``: scipy has no Holm correction (``false_discovery_control`` is Benjamini-Hochberg
+  or -Yekutieli, which bound the false discovery rate, not the family-wise error rate).
+
+tests/unit/gate/test_stats.py checks every function against exact enumeration (fractions)
+or a closed form.
 """
 
 from __future__ import annotations
 
-import math
-from statistics import NormalDist
-
-
-def _log_choose(n: int, k: int) -> float:
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-
-
-def _log_beta(a: float, b: float) -> float:
-    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
-
-
-def binomial_cdf(k: int, n: int, p: float) -> float:
-    """P(X <= k) for X ~ Binomial(n, p), summed exactly term by term."""
-    if k < 0:
-        return 0.0
-    if k >= n:
-        return 1.0
-    if p <= 0.0:
-        return 1.0
-    if p >= 1.0:
-        return 0.0
-    lp, lq = math.log(p), math.log1p(-p)
-    total = sum(math.exp(_log_choose(n, i) + i * lp + (n - i) * lq) for i in range(k + 1))
-    return min(1.0, total)
-
-
-def binomial_at_least(k: int, n: int, p: float) -> float:
-    """P(X >= k) for X ~ Binomial(n, p), summed over whichever tail is the smaller, so
-    that neither a tiny upper tail nor one close to 1 loses its digits."""
-    if k <= 0:
-        return 1.0
-    if k > n:
-        return 0.0
-    if k - 1 < n * p:
-        return max(0.0, 1.0 - binomial_cdf(k - 1, n, p))
-    lp, lq = math.log(p), math.log1p(-p)
-    total = sum(math.exp(_log_choose(n, i) + i * lp + (n - i) * lq) for i in range(k, n + 1))
-    return min(1.0, total)
-
-
-def beta_binomial_cdf(k: int, n: int, a: float, b: float) -> float:
-    """P(X <= k) for X ~ BetaBinomial(n, a, b): a binomial whose p is Beta(a, b)."""
-    if k < 0:
-        return 0.0
-    if k >= n:
-        return 1.0
-    base = _log_beta(a, b)
-    total = sum(
-        math.exp(_log_choose(n, i) + _log_beta(i + a, n - i + b) - base) for i in range(k + 1)
-    )
-    return min(1.0, total)
+from scipy.stats import betabinom, binomtest, chi2, norm
 
 
 def beta_binomial_quantile(q: float, n: int, a: float, b: float) -> int:
-    """The smallest k with P(X <= k) > q for X ~ BetaBinomial(n, a, b), so that
-    P(X < k) <= q. The sum starts where the lower tail is negligible (below q * 1e-18):
-    with a >= 1 the probabilities only fall below the mean, so nothing is lost there."""
-    base = _log_beta(a, b)
-
-    def pmf(k: int) -> float:
-        return math.exp(_log_choose(n, k) + _log_beta(k + a, n - k + b) - base)
-
-    start = 0
-    if a >= 1:
-        start = min(n, int(n * a / (a + b)))
-        while start > 0 and pmf(start) > q * 1e-18:
-            start -= 1
-    total = 0.0
-    for k in range(start, n + 1):
-        total += pmf(k)
-        if total > q:
-            return k
-    return n
-
-
-def _beta_continued_fraction(x: float, a: float, b: float) -> float:
-    """The continued fraction of the incomplete beta function (modified Lentz)."""
-    tiny, eps = 1e-300, 1e-15
-    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 10_000):
-        for numerator in (
-            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
-        ):
-            d = 1.0 + numerator * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + numerator / c
-            c = c if abs(c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1.0) < eps:
-            break
-    return h
-
-
-def incomplete_beta(x: float, a: float, b: float) -> float:
-    """The regularised incomplete beta function I_x(a, b)."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    front = math.exp(a * math.log(x) + b * math.log1p(-x) - _log_beta(a, b))
-    if x < (a + 1.0) / (a + b + 2.0):
-        return front * _beta_continued_fraction(x, a, b) / a
-    return 1.0 - front * _beta_continued_fraction(1.0 - x, b, a) / b
-
-
-def _bisect(f, target: float, low: float, high: float) -> float:
-    """x in [low, high] with f(x) = target, for an increasing f."""
-    for _ in range(200):
-        middle = (low + high) / 2
-        if f(middle) < target:
-            low = middle
-        else:
-            high = middle
-        if high - low < 1e-12 * max(1.0, abs(middle)):
-            break
-    return (low + high) / 2
-
-
-def beta_quantile(q: float, a: float, b: float) -> float:
-    """x with I_x(a, b) = q."""
-    return _bisect(lambda x: incomplete_beta(x, a, b), q, 0.0, 1.0)
-
-
-def incomplete_gamma(a: float, x: float) -> float:
-    """The regularised lower incomplete gamma function P(a, x)."""
-    if x <= 0.0:
-        return 0.0
-    front = math.exp(a * math.log(x) - x - math.lgamma(a))
-    if x < a + 1.0:  # the series
-        term = total = 1.0 / a
-        k = a
-        while abs(term) > 1e-16 * abs(total):
-            k += 1.0
-            term *= x / k
-            total += term
-        return min(1.0, front * total)
-    tiny = 1e-300  # the continued fraction of the upper function (modified Lentz)
-    b, c, d = x + 1.0 - a, 1.0 / tiny, 1.0 / (x + 1.0 - a)
-    h = d
-    for i in range(1, 10_000):
-        an = -i * (i - a)
-        b += 2.0
-        d = an * d + b
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = b + an / c
-        c = c if abs(c) > tiny else tiny
-        h *= d * c
-        if abs(d * c - 1.0) < 1e-15:
-            break
-    return max(0.0, 1.0 - front * h)
+    """The smallest k with P(X <= k) >= q for X ~ BetaBinomial(n, a, b) (scipy's ppf),
+    so that P(X < k) < q; 0 for q <= 0 and n for q >= 1."""
+    if q <= 0.0:
+        return 0
+    if q >= 1.0:
+        return n
+    return int(betabinom.ppf(q, n, a, b))
 
 
 def chi2_quantile(q: float, df: float) -> float:
     """x with P(X <= x) = q for a chi-square with ``df`` degrees of freedom."""
-    high = max(1.0, 2.0 * df)
-    while incomplete_gamma(df / 2, high / 2) < q:
-        high *= 2
-    return _bisect(lambda x: incomplete_gamma(df / 2, x / 2), q, 0.0, high)
+    return float(chi2.ppf(q, df))
 
 
 def normal_quantile(q: float) -> float:
-    return NormalDist().inv_cdf(q)
+    """x with P(Z <= x) = q for a standard normal; q must lie strictly between 0 and 1."""
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"a normal quantile needs 0 < q < 1, not {q}")
+    return float(norm.ppf(q))
+
+
+def _interval(successes: int, n: int, level: float, method: str) -> tuple[float, float]:
+    if n <= 0:
+        raise ValueError("an interval needs at least one trial")
+    ci = binomtest(successes, n).proportion_ci(confidence_level=level, method=method)
+    return float(ci.low), float(ci.high)
 
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson's score interval for a proportion."""
-    if n <= 0:
-        raise ValueError("an interval needs at least one trial")
-    z = normal_quantile(0.5 + level / 2)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    # At 0 or n successes the bound is exactly 0 or 1 (not a rounding error away from it).
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
-    return low, high
+    """Wilson's score interval for a proportion; exactly 0 or 1 at 0 or n successes."""
+    return _interval(successes, n, level, "wilson")
 
 
 def clopper_pearson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """The exact (Clopper-Pearson) interval for a proportion."""
-    if n <= 0:
-        raise ValueError("an interval needs at least one trial")
-    alpha = 1 - level
-    low = 0.0 if successes == 0 else beta_quantile(alpha / 2, successes, n - successes + 1)
-    high = 1.0 if successes == n else beta_quantile(1 - alpha / 2, successes + 1, n - successes)
-    return low, high
+    return _interval(successes, n, level, "exact")
 
 
 def mcnemar_worse(baseline_only: int, candidate_only: int) -> float:
@@ -206,16 +67,17 @@ def mcnemar_worse(baseline_only: int, candidate_only: int) -> float:
     discordant = baseline_only + candidate_only
     if discordant == 0:
         return 1.0
-    return binomial_at_least(baseline_only, discordant, 0.5)
+    return float(binomtest(baseline_only, discordant, 0.5, alternative="greater").pvalue)
 
 
 def mcnemar_two_sided(baseline_only: int, candidate_only: int) -> float:
-    """The exact two-sided McNemar p-value (twice the smaller tail, at most 1)."""
-    smaller = min(baseline_only, candidate_only)
+    """The exact two-sided McNemar p-value: for p = 1/2, twice the smaller tail, at most 1.
+    The smaller count is the one tested, so swapping the models gives the same number."""
     discordant = baseline_only + candidate_only
     if discordant == 0:
         return 1.0
-    return min(1.0, 2.0 * binomial_cdf(smaller, discordant, 0.5))
+    smaller = min(baseline_only, candidate_only)
+    return float(binomtest(smaller, discordant, 0.5, alternative="two-sided").pvalue)
 
 
 def paired_difference_interval(

@@ -1,10 +1,12 @@
-"""mnist_model.gate.stats against independent oracles: scipy (a test-only dependency) and exact
-enumeration with fractions."""
+"""mnist_model.gate.stats (scipy, named for the gate) against independent oracles: exact
+enumeration with integers and fractions, and closed forms; and the edges the module keeps
+where scipy would give nan or refuse."""
 
 from __future__ import annotations
 
 import math
 from fractions import Fraction
+from statistics import NormalDist
 
 import pytest
 from hypothesis import given
@@ -12,87 +14,170 @@ from hypothesis import strategies as st
 
 from mnist_model.gate import stats
 
-scipy_stats = pytest.importorskip("scipy.stats", reason="scipy is the test-only oracle")
+
+# --- the oracles: exact enumeration ---------------------------------------------------------
+def exact_binomial_pmf(n: int, p: Fraction) -> list[Fraction]:
+    return [math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(n + 1)]
 
 
+def rising(x: Fraction, k: int) -> Fraction:
+    """x (x + 1) ... (x + k - 1)."""
+    return math.prod((x + i for i in range(k)), start=Fraction(1))
+
+
+def exact_beta_binomial_pmf(n: int, a: float, b: float) -> list[Fraction]:
+    """C(n, k) B(k + a, n - k + b) / B(a, b) = C(n, k) a^(k) b^(n-k) / (a + b)^(n), with
+    rising factorials: exact for the floats a and b (each an exact fraction)."""
+    fa, fb = Fraction(a), Fraction(b)
+    total = rising(fa + fb, n)
+    return [math.comb(n, k) * rising(fa, k) * rising(fb, n - k) / total for k in range(n + 1)]
+
+
+def exact_half_tails(b: int, c: int) -> tuple[Fraction, Fraction]:
+    """McNemar by counting: P(X >= b) and min(1, 2 P(X <= min(b, c))) for X ~ Bin(b + c, 1/2)."""
+    d = b + c
+    at_least = Fraction(sum(math.comb(d, i) for i in range(b, d + 1)), 2**d)
+    smaller = Fraction(sum(math.comb(d, i) for i in range(min(b, c) + 1)), 2**d)
+    return at_least, min(Fraction(1), 2 * smaller)
+
+
+# --- beta-binomial ---------------------------------------------------------------------------
 @given(
-    n=st.integers(1, 400),
-    p=st.floats(0.01, 0.99),
-    fraction=st.floats(0, 1),
-)
-def test_binomial_cdf_matches_scipy(n, p, fraction) -> None:
-    k = int(fraction * n)
-    assert stats.binomial_cdf(k, n, p) == pytest.approx(scipy_stats.binom.cdf(k, n, p), abs=1e-10)
-
-
-@given(
-    n=st.integers(1, 2000),
-    a=st.floats(0.2, 500),
-    b=st.floats(0.2, 50),
-    fraction=st.floats(0, 1),
-)
-def test_beta_binomial_cdf_matches_scipy(n, a, b, fraction) -> None:
-    k = int(fraction * n)
-    expected = scipy_stats.betabinom.cdf(k, n, a, b)
-    assert stats.beta_binomial_cdf(k, n, a, b) == pytest.approx(expected, abs=1e-9)
-
-
-@given(
-    n=st.integers(1, 2000),
+    n=st.integers(1, 60),
     a=st.floats(0.5, 500),
     b=st.floats(0.5, 50),
     q=st.floats(1e-6, 0.5),
 )
-def test_beta_binomial_quantile_is_the_lowest_count_above_q(n, a, b, q) -> None:
+def test_beta_binomial_quantile_is_the_lowest_count_reaching_q(n, a, b, q) -> None:
     k = stats.beta_binomial_quantile(q, n, a, b)
-    assert scipy_stats.betabinom.cdf(k, n, a, b) > q * (1 - 1e-9)
-    if k > 0:
-        assert scipy_stats.betabinom.cdf(k - 1, n, a, b) <= q * (1 + 1e-9)
+    assert isinstance(k, int) and 0 <= k <= n
+    pmf = exact_beta_binomial_pmf(n, a, b)
+    assert float(sum(pmf[: k + 1])) >= q * (1 - 1e-9)
+    assert float(sum(pmf[:k])) <= q * (1 + 1e-9)  # P(X < k): 0 at k = 0
 
 
-def test_binomial_cdf_is_exact_on_a_small_case() -> None:
-    # P(X <= 2) for Binomial(5, 1/3), by enumeration with fractions
-    p = Fraction(1, 3)
-    exact = sum(math.comb(5, i) * p**i * (1 - p) ** (5 - i) for i in range(3))
-    assert stats.binomial_cdf(2, 5, 1 / 3) == pytest.approx(float(exact), abs=1e-15)
+def test_beta_binomial_quantile_on_a_floor_sized_case() -> None:
+    """The size of the overall floor (10,000 pictures, a good model near 99.3 %, alpha / K),
+    against the pmf summed in floats from log-gamma functions."""
+    n, a, b, q = 10_000, 9930.0, 70.0, 0.01 / 41
+
+    def log_beta(x: float, y: float) -> float:
+        return math.lgamma(x) + math.lgamma(y) - math.lgamma(x + y)
+
+    def cdf(k: int) -> float:
+        return math.fsum(
+            math.exp(
+                math.lgamma(n + 1)
+                - math.lgamma(i + 1)
+                - math.lgamma(n - i + 1)
+                + log_beta(i + a, n - i + b)
+                - log_beta(a, b)
+            )
+            for i in range(k + 1)
+        )
+
+    k = stats.beta_binomial_quantile(q, n, a, b)
+    assert cdf(k) >= q > cdf(k - 1)
+    assert 9_800 < k < 9_930
 
 
-@given(x=st.floats(0, 1), a=st.floats(0.1, 200), b=st.floats(0.1, 200))
-def test_incomplete_beta_matches_scipy(x, a, b) -> None:
-    assert stats.incomplete_beta(x, a, b) == pytest.approx(scipy_stats.beta.cdf(x, a, b), abs=1e-9)
+def test_beta_binomial_quantile_edges() -> None:
+    assert stats.beta_binomial_quantile(0.0, 10, 2.0, 3.0) == 0
+    assert stats.beta_binomial_quantile(-0.1, 10, 2.0, 3.0) == 0
+    assert stats.beta_binomial_quantile(1.0, 10, 2.0, 3.0) == 10
+    assert stats.beta_binomial_quantile(0.3, 0, 2.0, 3.0) == 0
 
 
+# --- chi-square and normal quantiles ---------------------------------------------------------
+@given(df=st.integers(1, 150).map(lambda half: 2 * half), q=st.floats(1e-6, 1 - 1e-6))
+def test_chi2_quantile_inverts_the_poisson_sum(df, q) -> None:
+    """For even df, P(chi2_df <= x) = P(Poisson(x / 2) >= df / 2)."""
+    x = stats.chi2_quantile(q, df)
+    half = x / 2
+    below = sum(math.exp(-half + j * math.log(half) - math.lgamma(j + 1)) for j in range(df // 2))
+    assert 1 - below == pytest.approx(q, rel=1e-7, abs=1e-12)
+
+
+@given(q=st.floats(1e-6, 1 - 1e-6))
+def test_chi2_quantile_closed_forms(q) -> None:
+    assert stats.chi2_quantile(q, 2) == pytest.approx(-2 * math.log1p(-q), rel=1e-9)
+    # one degree of freedom: the square of a normal, P(X <= x) = erf(sqrt(x / 2))
+    assert math.erf(math.sqrt(stats.chi2_quantile(q, 1) / 2)) == pytest.approx(q, abs=1e-12)
+
+
+@given(q=st.floats(1e-12, 1 - 1e-12))
+def test_normal_quantile_matches_the_standard_library(q) -> None:
+    assert stats.normal_quantile(q) == pytest.approx(NormalDist().inv_cdf(q), rel=1e-9, abs=1e-12)
+
+
+def test_normal_quantile_refuses_a_probability_of_zero_or_one() -> None:
+    for q in (0.0, 1.0, -0.1, 1.1):
+        with pytest.raises(ValueError):
+            stats.normal_quantile(q)
+
+
+# --- intervals -------------------------------------------------------------------------------
 @given(n=st.integers(1, 20_000), fraction=st.floats(0, 1))
-def test_intervals_contain_the_estimate_and_match_scipy(n, fraction) -> None:
+def test_intervals_contain_the_estimate_and_meet_their_definitions(n, fraction) -> None:
     k = int(fraction * n)
     for low, high in (stats.wilson_interval(k, n), stats.clopper_pearson_interval(k, n)):
         assert 0 <= low <= k / n <= high <= 1
-    ci = scipy_stats.binomtest(k, n).proportion_ci(0.95, method="exact")
-    assert stats.clopper_pearson_interval(k, n) == pytest.approx((ci.low, ci.high), abs=1e-9)
-    wilson = scipy_stats.binomtest(k, n).proportion_ci(0.95, method="wilson")
-    assert stats.wilson_interval(k, n) == pytest.approx((wilson.low, wilson.high), abs=1e-9)
+    # Wilson's bounds are the p whose score statistic |k/n - p| / sqrt(p (1 - p) / n) is z
+    z = NormalDist().inv_cdf(0.975)
+    for bound, edge in zip(stats.wilson_interval(k, n), (0, n), strict=True):
+        if k == edge:
+            assert bound == edge / n  # exactly 0 or 1
+        else:
+            score = abs(k / n - bound) / math.sqrt(bound * (1 - bound) / n)
+            assert score == pytest.approx(z, rel=1e-7)
 
 
-@given(a=st.floats(0.1, 300), x=st.floats(0, 2000))
-def test_incomplete_gamma_matches_scipy(a, x) -> None:
-    assert stats.incomplete_gamma(a, x) == pytest.approx(scipy_stats.gamma.cdf(x, a), abs=1e-9)
+@given(n=st.integers(1, 150), fraction=st.floats(0, 1))
+def test_clopper_pearson_bounds_leave_alpha_over_two_in_each_tail(n, fraction) -> None:
+    """At the lower bound P(X >= k) = 0.025, at the upper one P(X <= k) = 0.025: by
+    enumeration with the bound as an exact fraction."""
+    k = int(fraction * n)
+    low, high = stats.clopper_pearson_interval(k, n)
+    if k == 0:
+        assert low == 0.0
+    else:
+        assert float(sum(exact_binomial_pmf(n, Fraction(low))[k:])) == pytest.approx(0.025)
+    if k == n:
+        assert high == 1.0
+    else:
+        assert float(sum(exact_binomial_pmf(n, Fraction(high))[: k + 1])) == pytest.approx(0.025)
 
 
-@given(df=st.integers(1, 300), q=st.floats(1e-6, 1 - 1e-6))
-def test_chi2_quantile_matches_scipy(df, q) -> None:
-    expected = scipy_stats.chi2.ppf(q, df)
-    assert stats.chi2_quantile(q, df) == pytest.approx(expected, rel=1e-7, abs=1e-9)
+def test_intervals_need_a_trial() -> None:
+    for interval in (stats.wilson_interval, stats.clopper_pearson_interval):
+        with pytest.raises(ValueError, match="at least one trial"):
+            interval(0, 0)
 
 
+def test_results_are_plain_python_numbers() -> None:
+    """Not numpy scalars: they go into JSON records and messages as they are."""
+    floats = [
+        stats.chi2_quantile(0.3, 4),
+        stats.normal_quantile(0.3),
+        *stats.wilson_interval(3, 10),
+        *stats.clopper_pearson_interval(3, 10),
+        *stats.paired_difference_interval(3, 5, 20),
+        stats.mcnemar_worse(3, 5),
+        stats.mcnemar_two_sided(3, 5),
+    ]
+    assert all(type(x) is float for x in floats)
+    assert type(stats.beta_binomial_quantile(0.3, 10, 2.0, 3.0)) is int
+
+
+# --- McNemar, the paired difference, Holm -------------------------------------------------------
 @given(b=st.integers(0, 300), c=st.integers(0, 300))
-def test_mcnemar_matches_scipys_exact_binomial_test(b, c) -> None:
+def test_mcnemar_matches_exact_enumeration(b, c) -> None:
     if b + c == 0:
         assert stats.mcnemar_worse(0, 0) == 1.0 == stats.mcnemar_two_sided(0, 0)
         return
-    worse = scipy_stats.binomtest(b, b + c, 0.5, alternative="greater").pvalue
-    assert stats.mcnemar_worse(b, c) == pytest.approx(worse, abs=1e-12)
-    two = scipy_stats.binomtest(b, b + c, 0.5, alternative="two-sided").pvalue
-    assert stats.mcnemar_two_sided(b, c) == pytest.approx(two, abs=1e-12)
+    worse, two = exact_half_tails(b, c)
+    assert stats.mcnemar_worse(b, c) == pytest.approx(float(worse), rel=1e-9, abs=1e-300)
+    assert stats.mcnemar_two_sided(b, c) == pytest.approx(float(two), rel=1e-9, abs=1e-300)
 
 
 @given(b=st.integers(0, 200), c=st.integers(0, 200))
@@ -118,6 +203,10 @@ def test_the_paired_difference_interval_contains_the_difference(b, c, both) -> N
     # and it is the swapped models' interval, negated
     swapped = stats.paired_difference_interval(c, b, n)
     assert swapped == pytest.approx((-high, -low), abs=1e-12)
+
+
+def test_the_paired_difference_interval_without_a_discordant_item() -> None:
+    assert stats.paired_difference_interval(0, 0, 500) == (0.0, 0.0)
 
 
 @given(p_values=st.lists(st.floats(0, 1), min_size=1, max_size=12))
