@@ -43,7 +43,8 @@ class TrainResult:
     model: MnistNet
     """The judged model: the weights' moving average, or the live weights without one."""
     history: list[dict] = field(default_factory=list)
-    """One dict per epoch: train/test loss and accuracy, learning rate, seconds."""
+    """One dict per epoch: train/test loss and accuracy, learning rate, the side of the
+    pictures it trained on (``train_side``), seconds."""
     final: EvalResult | None = None
     seconds: float = 0.0
     arithmetic: Arithmetic | None = None
@@ -248,6 +249,7 @@ def _loop(run: _Run, train_xy, test_xy, state: dict | None, eval_batch_size: int
             "lr": learning_rate(
                 config, (epoch - 1) * _steps(config, images), _total(config, images)
             ),
+            "train_side": train_side(config, epoch),
             "train_seconds": train_seconds,
             "seconds": time.perf_counter() - epoch_start,
         }
@@ -270,12 +272,19 @@ def _total(config: TrainConfig, images: torch.Tensor) -> int:
     return config.epochs * _steps(config, images)
 
 
+def train_side(config: TrainConfig, epoch: int) -> int:
+    """The side in pixels of the warped batches that 1-based ``epoch`` trains on: the first
+    ``config.low_res_epochs`` see them at 20x20 (``TrainConfig.low_res_fraction``), the rest
+    at the full 28x28. Each epoch's history record keeps it (``train_side``)."""
+    return LOW_RES_SIZE if epoch <= config.low_res_epochs else IMAGE_SHAPE[-1]
+
+
 def _epoch(run: _Run, epoch: int, images, labels, follow) -> tuple[torch.Tensor, torch.Tensor]:
     """One pass over the shuffled training set; returns the summed loss and correct count."""
     config, device = run.config, run.device
     steps, total = _steps(config, images), _total(config, images)
-    # The first epochs see the warped batches at 20x20 (see TrainConfig.low_res_fraction).
-    size = (LOW_RES_SIZE, LOW_RES_SIZE) if epoch <= config.low_res_epochs else None
+    side = train_side(config, epoch)
+    size = None if side == IMAGE_SHAPE[-1] else (side, side)  # None: the images' own size
     run.model.train()
     order = torch.randperm(len(images), generator=run.generator).to(device)
     loss_sum = torch.zeros((), device=device)

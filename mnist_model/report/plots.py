@@ -6,6 +6,7 @@ global ``matplotlib.use`` at import), and every PNG is written atomically.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -48,15 +49,35 @@ def _save(figure, path: Path) -> Path:
     return path
 
 
+NO_HISTORY = "no training history in this checkpoint"
+"""What ``curves.png`` says instead of empty panels when there is no epoch to draw."""
+
+
 def plot_curves(history: list[dict], target: float, path: Path) -> Path:
-    """Train/test loss, train/test accuracy (with the ``target`` accuracy line) and the
-    learning rate. The epochs that trained on 20x20 warps are shaded and labelled: their
-    training figures are for the smaller pictures, not a run going wrong."""
-    epochs = [h["epoch"] for h in history]
+    """``curves_figure`` written to ``path``."""
+    return _save(curves_figure(history, target), path)
+
+
+def curves_figure(history: list[dict], target: float):
+    """Train/test loss, train/test error rate (100 - accuracy, %, with the ``target``
+    accuracy's line) and the learning rate, by epoch. The epochs that trained on 20x20
+    warps (``train_side`` < 28) are shaded and labelled: their training figures are for
+    the smaller pictures, not a run going wrong.
+
+    Nothing falls off a panel: loss and error rate are on log axes whose limits hold every
+    point (an error of 12 % at 20x20 and one of 0.4 % later both show), and a value a log
+    axis cannot place (0 % error) is drawn at a floor with a marker of its own and a
+    legend entry that says so. Without any epoch the picture says so, with no axes."""
     figure = _figure(12, 3.6, left=0.7)
-    loss, acc, lr = figure.subplots(1, 3)
+    if not history:
+        figure.text(0.5, 0.5, NO_HISTORY, ha="center", va="center", fontsize=14, color="0.3")
+        return figure
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [h["epoch"] for h in history]
+    loss, error, lr = figure.subplots(1, 3)
     low = [h["epoch"] for h in history if h.get("train_side", 28) < 28]
-    for axis in (loss, acc, lr) if low else ():
+    for axis in (loss, error, lr) if low else ():
         axis.axvspan(min(low) - 0.5, max(low) + 0.5, color="0.9", zorder=0)
         axis.text(
             (min(low) + max(low)) / 2,
@@ -67,20 +88,133 @@ def plot_curves(history: list[dict], target: float, path: Path) -> Path:
             fontsize=8,
             color="0.4",
         )
-    loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train (augmented)")
-    loss.plot(epochs, [h["test_loss"] for h in history], "o-", label="test")
-    loss.set(title="loss", xlabel="epoch", yscale="log")
-    for axis in (loss.yaxis.set_major_formatter, loss.yaxis.set_minor_formatter):
-        axis(lambda value, _: f"{value:.4g}")  # short labels also within one decade
-    loss.legend()
-    acc.plot(epochs, [100 * h["train_accuracy"] for h in history], "o-", label="train (augmented)")
-    acc.plot(epochs, [100 * h["test_accuracy"] for h in history], "o-", label="test")
-    acc.axhline(100 * target, color="red", linestyle="--", label=f"{100 * target:g} % bar")
-    acc.set(title="accuracy (%)", xlabel="epoch", ylim=(97, 100))
-    acc.legend(loc="lower right")
+    train, test = "train (augmented)", "test"
+    _log_curves(
+        loss,
+        epochs,
+        {train: [h["train_loss"] for h in history], test: [h["test_loss"] for h in history]},
+        zero="loss 0",
+        default_floor=1e-3,
+    )
+    loss.set(title="loss (log scale)", xlabel="epoch")
+    bar = 100 - 100 * target
+    _log_curves(
+        error,
+        epochs,
+        {
+            train: [100 - 100 * h["train_accuracy"] for h in history],
+            test: [100 - 100 * h["test_accuracy"] for h in history],
+        },
+        zero="0 % error",
+        unit=" %",
+        default_floor=0.01,  # one test digit in 10,000
+        ceiling=100,
+        bar=(bar, f"{100 * target:g} % bar ({bar:.4g} % error)"),
+    )
+    error.set(title="error = 100 - accuracy (%, log scale)", xlabel="epoch")
     lr.plot(epochs, [h["lr"] for h in history], "o-")
     lr.set(title="learning rate (start of epoch)", xlabel="epoch")
-    return _save(figure, path)
+    for axis in (loss, error, lr):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return figure
+
+
+LOG_RANGE = (1e-100, 1e100)
+"""What a log panel places as it is: a value below counts as 0 (drawn at the floor), one
+above is drawn at the top of the range; both marked (only a damaged checkpoint has any)."""
+
+
+def _log_curves(
+    axis,
+    epochs: list,
+    curves: dict[str, list[float]],
+    *,
+    zero: str,
+    unit: str = "",
+    default_floor: float,
+    ceiling: float | None = None,
+    bar: tuple[float, str] | None = None,
+) -> None:
+    """Draw ``curves`` (label: values by epoch) and the horizontal ``bar`` (value, label)
+    on a log y axis that holds every point.
+
+    A value of 0 has no place on a log axis: it is drawn at a floor, the largest power of
+    ten below the smallest positive value (``default_floor`` when there is none), marked
+    with an open triangle and a legend entry: ``zero``, drawn at the floor. Values outside
+    ``LOG_RANGE`` are treated alike. The limits hold every point, capped at ``ceiling``
+    where nothing lies above it; the ticks are labelled few (``_log_ticks``), the minor
+    ones not at all."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+
+    tiny, huge = LOG_RANGE
+    values = [v for vs in curves.values() for v in vs] + ([bar[0]] if bar else [])
+    placed = [v for v in values if tiny <= v <= huge]
+    floor = default_floor
+    if placed:
+        floor = 10.0 ** math.floor(math.log10(min(placed)))
+        floor = floor / 10 if floor >= min(placed) else floor
+
+    def drawn(value: float) -> float:
+        return floor if value < tiny else min(value, huge)
+
+    low, high = [], []  # the points drawn elsewhere than their value
+    for label, vs in curves.items():
+        axis.plot(epochs, [drawn(v) for v in vs], "o-", label=label)
+        low += [(e, floor) for e, v in zip(epochs, vs, strict=True) if v < tiny]
+        high += [(e, huge) for e, v in zip(epochs, vs, strict=True) if v > huge]
+    if bar is not None:
+        value, label = bar
+        if drawn(value) != value:
+            label = f"{label}, drawn at {drawn(value):g}{unit}"
+        axis.axhline(drawn(value), color="red", linestyle="--", label=label)
+    for points, marker, label in (
+        (low, "v", f"{zero}, drawn at {floor:g}{unit}"),
+        (high, "^", f"above {huge:g}{unit}, drawn at {huge:g}{unit}"),
+    ):
+        if points:
+            xy = zip(*points, strict=True)
+            axis.plot(*xy, marker, color="black", markerfacecolor="none", label=label)
+    axis.set_yscale("log")
+    ticks, limits = _log_ticks(min(map(drawn, values)), max(map(drawn, values)), ceiling)
+    axis.set_ylim(*limits)
+    axis.yaxis.set_major_locator(FixedLocator(ticks))
+    axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.yaxis.set_minor_locator(LogLocator(subs=(2, 3, 4, 5, 6, 7, 8, 9)))
+    axis.yaxis.set_minor_formatter(NullFormatter())
+    axis.legend(loc="best", fontsize=8)
+
+
+_MANTISSAS = ((1,), (1, 2, 5), (1, 1.5, 2, 3, 4, 5, 6, 8))
+"""Tick values of a log axis per decade, coarse to fine: the finer ones are for data that
+spans less of a decade."""
+
+
+def _log_ticks(low: float, high: float, ceiling: float | None = None):
+    """Labelled ticks and limits for a log axis showing ``low``..``high`` (> 0).
+
+    The limits are the data's, a little wider, moved out to the nearest of the finest
+    ticks, so at least two of those always show. The labels are the coarsest tick set
+    (every decade, 1-2-5, the finest) with three or more inside the limits, else with
+    two; past eight decades only every few is labelled, so the labels never crowd.
+    ``ceiling`` caps the upper limit (error rates stop at 100 %) where nothing lies above
+    it."""
+    pad = max(1.1, (high / low) ** 0.04)
+    first, last = math.floor(math.log10(low / pad)) - 1, math.ceil(math.log10(high * pad)) + 1
+
+    def ladder(mantissas) -> list[float]:
+        return sorted(float(f"{m}e{e}") for e in range(first, last + 1) for m in mantissas)
+
+    finest = ladder(_MANTISSAS[-1])
+    bottom = max(t for t in finest if t <= low / pad)
+    top = min(t for t in finest if t >= high * pad)
+    if ceiling is not None and high <= ceiling:
+        top = min(top, ceiling)  # a tick of every set: a power of ten
+    sets = [[t for t in ladder(m) if bottom <= t <= top] for m in _MANTISSAS]
+    ticks = next((t for t in sets if len(t) >= 3), None) or next(t for t in sets if len(t) >= 2)
+    if len(ticks) > 9:  # every decade is too many: every step-th one
+        step = math.ceil(len(ticks) / 6)
+        ticks = [t for t in ticks if round(math.log10(t)) % step == 0]
+    return ticks, (bottom, top)
 
 
 def plot_misclassified(

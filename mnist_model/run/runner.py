@@ -13,6 +13,7 @@ import logging
 import math
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -23,26 +24,37 @@ from mnist_model.checkpoint import load_checkpoint, load_plain, read_checkpoint
 from mnist_model.config import Arithmetic, Machine, ModelConfig, TrainConfig
 from mnist_model.errors import CheckpointError, TrainingError
 from mnist_model.evaluate import evaluate
-from mnist_model.model import normalize
+from mnist_model.model import IMAGE_SHAPE, LOW_RES_SIZE, normalize
 from mnist_model.run import autotune, distributed
 from mnist_model.run.outputs import FILES, write_final_artifacts, write_metrics
-from mnist_model.train import STATE_SCHEMA, Hooks, TrainResult, check_state, train
+from mnist_model.train import STATE_SCHEMA, Hooks, TrainResult, check_state, train, train_side
 
 log = logging.getLogger(__name__)
 
 
+DEVICES = "auto, cpu, cuda, cuda:N or mps"
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
 def select_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU; nothing requires CUDA."""
+    """``auto`` picks CUDA when present, else Apple's MPS when present, else the CPU;
+    nothing requires either."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if _mps_available() else "cpu")
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise TrainingError(
-            f"device {name!r} is not a device (use auto, cpu, cuda or cuda:N)"
-        ) from None
-    if device.type not in ("cpu", "cuda"):
-        raise TrainingError(f"device {name!r}: this project trains on cpu or cuda only")
+        raise TrainingError(f"device {name!r} is not a device (use {DEVICES})") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise TrainingError(f"device {name!r}: this project trains on {DEVICES} only")
+    if device.type == "mps" and not _mps_available():
+        raise TrainingError(f"device {name} asked for Apple's MPS, but torch has none here")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise TrainingError(f"device {name} asked for CUDA but no CUDA device is available")
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
@@ -208,32 +220,67 @@ def train_and_write(
         state=state,
     )
     extra["wall_seconds"] = time.perf_counter() - start
+    extra["finished"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     if not lead:
         return run, {}
     paths = write_final_artifacts(out, config, machine, run, checksums, extra)
     # The report describes what the checkpoint holds, with the run's final evaluation (the
     # same weights): evaluating the test set again would only repeat it.
     payload = read_checkpoint(paths["checkpoint"])
-    paths.update(build_report(out, run.model, payload, run.history, run.final, *test_xy))
+    paths.update(
+        build_report(
+            out,
+            run.model,
+            payload,
+            run.history,
+            run.final,
+            *test_xy,
+            checkpoint=paths["checkpoint"],
+        )
+    )
     return run, paths
 
 
 CURVE_KEYS = ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy", "lr")
 
 
-def _drawable(history: object) -> list[dict]:
+def _drawable(history: object, train_config: object = None) -> list[dict]:
     """The epochs of a checkpoint's recorded history that the curves can draw: records
-    with every curve's figure, finite (a checkpoint's metrics are not trusted)."""
+    with every curve's figure, finite (a checkpoint's metrics are not trusted). A record
+    without a valid ``train_side`` (20 or 28; one written before the history kept it) gets the side
+    its recipe trained that epoch at (``train.train_side``), when ``train_config`` is a
+    recipe this version reads; otherwise none, and the curves shade no epoch for it."""
     if not isinstance(history, list):
         return []
-    return [
-        record
-        for record in history
-        if isinstance(record, dict)
-        and all(
+    recipe = _recorded_recipe(train_config)
+    drawable = []
+    for record in history:
+        if not isinstance(record, dict) or not all(
             isinstance(record.get(k), int | float) and math.isfinite(record[k]) for k in CURVE_KEYS
-        )
-    ]
+        ):
+            continue
+        side = record.get("train_side")
+        if not (type(side) is int and side in (LOW_RES_SIZE, IMAGE_SHAPE[-1])):
+            record = {k: v for k, v in record.items() if k != "train_side"}
+            if recipe is not None:
+                record["train_side"] = train_side(recipe, record["epoch"])
+        drawable.append(record)
+    return drawable
+
+
+def _recorded_recipe(train_config: object) -> TrainConfig | None:
+    """A checkpoint's recorded ``train_config`` as the recipe, or None where it is not one
+    that says how many epochs trained at 20x20 (older checkpoints also recorded the
+    machine's settings, ignored here; one without ``low_res_fraction`` predates it)."""
+    if not isinstance(train_config, dict) or not {"epochs", "low_res_fraction"} <= set(
+        train_config
+    ):
+        return None
+    names = {spec.name for spec in dataclasses.fields(TrainConfig)}
+    try:
+        return TrainConfig(**{k: v for k, v in train_config.items() if k in names})
+    except (TypeError, ValueError):
+        return None
 
 
 def rebuild_report(
@@ -256,7 +303,10 @@ def rebuild_report(
     model, payload = load_checkpoint(checkpoint)
     result = evaluate(model, *test_xy)
     metrics = payload.get("metrics")
-    history = _drawable(metrics.get("history", []) if isinstance(metrics, dict) else [])
+    history = _drawable(
+        metrics.get("history", []) if isinstance(metrics, dict) else [],
+        payload.get("train_config"),
+    )
     suite = None
     if ood:  # both preprocessings, side by side
         suite = {
@@ -264,5 +314,14 @@ def rebuild_report(
             for name in ("default", "plain")
         }
     return build_report(
-        out, model, payload, history, result, *test_xy, ood=suite, comparison=comparison, bars=bars
+        out,
+        model,
+        payload,
+        history,
+        result,
+        *test_xy,
+        checkpoint=checkpoint,
+        ood=suite,
+        comparison=comparison,
+        bars=bars,
     )
