@@ -159,9 +159,7 @@ def test_ood_ablate_scores_each_step_switched_off(checkpoint, mnist_root, tmp_pa
     assert all(0 <= v <= 1 for c in columns for v in scores[c].values())
 
 
-def test_an_untrained_checkpoints_card_opens_with_fail_and_the_failing_checks(
-    mnist_root, tmp_path
-):
+def test_an_untrained_checkpoints_card_opens_with_fail_and_the_failing_checks(mnist_root, tmp_path):
     from mnist_model.checkpoint import save_checkpoint
     from mnist_model.data.checksums import sha256_file
     from mnist_model.model import MnistNet
