@@ -34,6 +34,7 @@ from functools import partial
 
 import numpy as np
 from PIL import Image, ImageFilter
+from scipy import ndimage
 
 from mnist_model.errors import MnistModelError
 
@@ -50,6 +51,10 @@ FAINT = 0.02
 """Ink above this (and above the paper's noise) belongs to the digit if it touches its mask."""
 MIN_WINDOW = 15
 """The closing's window is at least this wide: wider than any stroke of a 28x28 digit."""
+SMOOTH_SIDE = 6
+"""Pictures at least this many pixels on the shorter side are box-blurred (radius 1) before
+the contrast check, so that pixel noise alone is not a digit; a narrower one is not: the
+blur would average a one-pixel stroke of a 3-pixel picture into its paper."""
 DENOISE_SIDE = 56
 """Pictures at least this many pixels on the shorter side (twice MNIST's) are denoised:
 their strokes are several pixels wide, so a 3x3 median removes pixel noise only."""
@@ -101,7 +106,7 @@ def to_mnist_array(image, *, without: frozenset[str] = frozenset()) -> np.ndarra
             Image.fromarray(np.uint8(np.clip(grey, 0, 255))).filter(ImageFilter.BoxBlur(1)),
             dtype=np.float64,
         )
-        if min(grey.shape) >= 3
+        if min(grey.shape) >= SMOOTH_SIDE
         else grey
     )
     low, high = smooth.min(), smooth.max()
@@ -277,26 +282,18 @@ def ink_map(grey: np.ndarray) -> np.ndarray:
 
 
 def _dilated(mask: np.ndarray, radius: int) -> np.ndarray:
-    """``mask`` grown by ``radius`` pixels (a square window), from an integral image: the
-    same cost for any radius."""
-    k = 2 * radius + 1
-    counts = np.pad(mask.astype(np.int64), radius).cumsum(0).cumsum(1)
-    counts = np.pad(counts, ((1, 0), (1, 0)))
-    window = counts[k:, k:] - counts[:-k, k:] - counts[k:, :-k] + counts[:-k, :-k]
-    return window > 0
+    """``mask`` grown by ``radius`` pixels (a square window; outside the picture, no ink)."""
+    return ndimage.maximum_filter(mask, size=2 * radius + 1, mode="constant", cval=False)
 
 
 def _max_filter(a: np.ndarray, k: int) -> np.ndarray:
-    """Maximum over a k x k window (odd k), separably, edges padded with the edge value."""
-    r = k // 2
-    for axis in (0, 1):
-        padded = np.pad(a, [(r, r) if ax == axis else (0, 0) for ax in (0, 1)], mode="edge")
-        a = np.lib.stride_tricks.sliding_window_view(padded, k, axis=axis).max(-1)
-    return a
+    """Maximum over a k x k window (odd k), edges padded with the edge value."""
+    return ndimage.maximum_filter(a, size=k, mode="nearest")
 
 
 def _min_filter(a: np.ndarray, k: int) -> np.ndarray:
-    return -_max_filter(-a, k)
+    """Minimum over a k x k window (odd k), edges padded with the edge value."""
+    return ndimage.minimum_filter(a, size=k, mode="nearest")
 
 
 def otsu_threshold(values: np.ndarray) -> float:

@@ -221,7 +221,7 @@ def test_no_two_tick_labels_overlap(history) -> None:
     assert_labels_read(plots.curves_figure(history, 0.994))
 
 
-@settings(max_examples=20)  # each example draws the figure (a quarter of a second)
+@settings(max_examples=6)  # each example draws the figure (a quarter of a second)
 @given(history=histories(), target=targets)
 def test_no_two_tick_labels_overlap_whatever_the_history(history, target) -> None:
     assert_labels_read(plots.curves_figure(history, target))
