@@ -108,11 +108,13 @@ def png_round_trip(model: torch.nn.Module, test_xy, preprocessing: str) -> dict:
     return {"correct": right, "unreadable": sum("error" in row for row in rows)}
 
 
-def architecture(model: torch.nn.Module | Loaded, test_images: torch.Tensor) -> dict:
+def architecture(
+    model: torch.nn.Module | Loaded, test_images: torch.Tensor, *, inference_form: bool = True
+) -> dict:
     """What the model is: its format and parameters (``formats.Loaded``), whether it is an
-    MnistNet, its leaf layers outside the family, and (an MnistNet) how its folded
-    inference form, the one ``predict`` runs, agrees with the eager model on
-    ``test_images``."""
+    MnistNet, its leaf layers outside the family, and (an MnistNet, if ``inference_form``)
+    how its folded inference form, the one ``predict`` runs, agrees with the eager model
+    on ``test_images``."""
     loaded = as_loaded(model)
     model = loaded.model
     found = {
@@ -125,6 +127,7 @@ def architecture(model: torch.nn.Module | Loaded, test_images: torch.Tensor) -> 
         leaves = [(n, m) for n, m in model.named_modules() if not list(m.children())]
         found["layers"] = sorted({type(m).__name__ for _, m in leaves})
         found["strangers"] = [n for n, m in leaves if not isinstance(m, FAMILY)]
+    if found["mnistnet"] and inference_form:
         inputs = normalize(test_images)
         model.eval()
         with torch.inference_mode():

@@ -18,7 +18,13 @@ or a closed form.
 
 from __future__ import annotations
 
-from scipy.stats import betabinom, binomtest, chi2, norm
+import importlib
+
+
+def _scipy(name: str):
+    """``scipy.stats.<name>``, imported on first use: scipy.stats takes about a second to
+    import, which every command that imports the verdict (``train`` among them) would pay."""
+    return getattr(importlib.import_module("scipy.stats"), name)
 
 
 def beta_binomial_quantile(q: float, n: int, a: float, b: float) -> int:
@@ -28,25 +34,25 @@ def beta_binomial_quantile(q: float, n: int, a: float, b: float) -> int:
         return 0
     if q >= 1.0:
         return n
-    return int(betabinom.ppf(q, n, a, b))
+    return int(_scipy("betabinom").ppf(q, n, a, b))
 
 
 def chi2_quantile(q: float, df: float) -> float:
     """x with P(X <= x) = q for a chi-square with ``df`` degrees of freedom."""
-    return float(chi2.ppf(q, df))
+    return float(_scipy("chi2").ppf(q, df))
 
 
 def normal_quantile(q: float) -> float:
     """x with P(Z <= x) = q for a standard normal; q must lie strictly between 0 and 1."""
     if not 0.0 < q < 1.0:
         raise ValueError(f"a normal quantile needs 0 < q < 1, not {q}")
-    return float(norm.ppf(q))
+    return float(_scipy("norm").ppf(q))
 
 
 def _interval(successes: int, n: int, level: float, method: str) -> tuple[float, float]:
     if n <= 0:
         raise ValueError("an interval needs at least one trial")
-    ci = binomtest(successes, n).proportion_ci(confidence_level=level, method=method)
+    ci = _scipy("binomtest")(successes, n).proportion_ci(confidence_level=level, method=method)
     return float(ci.low), float(ci.high)
 
 
@@ -67,7 +73,7 @@ def mcnemar_worse(baseline_only: int, candidate_only: int) -> float:
     discordant = baseline_only + candidate_only
     if discordant == 0:
         return 1.0
-    return float(binomtest(baseline_only, discordant, 0.5, alternative="greater").pvalue)
+    return float(_scipy("binomtest")(baseline_only, discordant, 0.5, alternative="greater").pvalue)
 
 
 def mcnemar_two_sided(baseline_only: int, candidate_only: int) -> float:
@@ -77,7 +83,7 @@ def mcnemar_two_sided(baseline_only: int, candidate_only: int) -> float:
     if discordant == 0:
         return 1.0
     smaller = min(baseline_only, candidate_only)
-    return float(binomtest(smaller, discordant, 0.5, alternative="two-sided").pvalue)
+    return float(_scipy("binomtest")(smaller, discordant, 0.5, alternative="two-sided").pvalue)
 
 
 def paired_difference_interval(

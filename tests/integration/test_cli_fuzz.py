@@ -157,9 +157,25 @@ def preloaded(monkeypatch, mnist_splits):
     monkeypatch.setattr(commands, "load_data", load)
 
 
+SMALL_TEST = 1000
+"""Test images a fuzzed training evaluates (each epoch) and reports on: the flags' paths
+are what is fuzzed, not the size of the evaluation."""
+
+
+@pytest.fixture
+def preloaded_small(monkeypatch, mnist_splits):
+    """``preloaded``, with the first ``SMALL_TEST`` test images."""
+    test_x, test_y = mnist_splits["test"]
+
+    def load(data_dir, *, acquire_missing=True):
+        return dict(RAW_FILES), mnist_splits["train"], (test_x[:SMALL_TEST], test_y[:SMALL_TEST])
+
+    monkeypatch.setattr(commands, "load_data", load)
+
+
 @FUZZ
 @given(flags=train_flags, resume=st.sampled_from(["no", "without_state", "after_run", "changed"]))
-def test_any_train_flags_finish_or_fail_in_one_line(preloaded, flags, resume) -> None:
+def test_any_train_flags_finish_or_fail_in_one_line(preloaded_small, flags, resume) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
         argv = ["train", *as_args(flags), "--no-progress", "--out", str(out)]
@@ -259,8 +275,14 @@ def test_evaluate_any_checkpoint(preloaded, tiny_checkpoint, kind, as_json) -> N
 
 @FUZZ
 @given(kind=checkpoints, out_kind=st.sampled_from(["new", "nested", "is_a_file"]))
-def test_report_any_checkpoint_and_folder(preloaded, tiny_checkpoint, kind, out_kind) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+def test_report_any_checkpoint_and_folder(mnist_splits, tiny_checkpoint, kind, out_kind) -> None:
+    test_x, test_y = mnist_splits["test"]
+    small = (test_x[:SMALL_TEST], test_y[:SMALL_TEST])
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        patch.setattr("mnist_model.data.load_split", lambda root, train: small)
         path = _checkpoint(kind, tiny_checkpoint, Path(tmp))
         out = Path(tmp) / "report" / ("deeper" if out_kind == "nested" else "")
         if out_kind == "is_a_file":
