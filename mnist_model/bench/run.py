@@ -153,8 +153,9 @@ def run_command(
             batches=batches or [PRESETS["default"].batch_size],
         )
         return result, grid_table(result)
-    from mnist_model.checkpoint import load_checkpoint
+    from mnist_model.formats import project_checkpoint
 
-    model = load_checkpoint(checkpoint)[0] if checkpoint else None
+    why = "bench times (MnistNet's forms)"
+    model = project_checkpoint(checkpoint, why)[0] if checkpoint else None
     result = run_bench(root, images=images or 15360, repeats=repeats, full=full, model=model)
     return result, bench_table(result)

@@ -67,11 +67,12 @@ def summary_flags(parser: argparse.ArgumentParser) -> None:
 
 def summary(args: argparse.Namespace) -> int:
     """The layer table of the default network, or of a checkpoint's."""
-    from mnist_model.checkpoint import load_checkpoint
+    from mnist_model.formats import project_checkpoint
     from mnist_model.model import MnistNet
     from mnist_model.report.layers import summary_text
 
-    model = MnistNet() if args.checkpoint is None else load_checkpoint(args.checkpoint)[0]
+    why = "summary reads (it shows an MnistNet's layers)"
+    model = MnistNet() if args.checkpoint is None else project_checkpoint(args.checkpoint, why)[0]
     print(summary_text(model))
     return 0
 

@@ -168,7 +168,9 @@ def detect(path: Path) -> str:
         return "torch"  # the legacy torch.save format: a pickle
     elif head[:1] == b"\x08":  # protobuf field 1 (varint): ModelProto.ir_version
         return "onnx"
-    raise CheckpointError(f"{path}: not a model file this tool reads; {ACCEPTED}")
+    from mnist_model.formats.kinds import it_is
+
+    raise CheckpointError(f"{path}: not a model file this tool reads{it_is(path)}; {ACCEPTED}")
 
 
 def load_any(
@@ -222,6 +224,27 @@ def probe(model: nn.Module, path: Path) -> None:
 def _first_line(exc: BaseException) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
     return (text.splitlines() or [type(exc).__name__])[0][:200]
+
+
+def project_checkpoint(path: str | os.PathLike[str], why: str) -> tuple[MnistNet, dict]:
+    """This project's checkpoint at ``path``: its MnistNet and payload. Any other file is
+    refused in one line that says what it is and ``why`` only a checkpoint will do."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"model file not found: {path}")
+    kind = detect(path)
+    if kind == "torch":
+        from mnist_model.checkpoint import load_checkpoint, load_plain
+
+        payload = load_plain(path, "model file")
+        if isinstance(payload, dict) and "schema_version" in payload:
+            return load_checkpoint(path)
+        kind = "state_dict"
+    article = "an" if FORMAT_NAMES[kind][0] in "aeiouAEIOU" else "a"
+    raise CheckpointError(
+        f"{path} is {article} {FORMAT_NAMES[kind]} model, not an mnist-model checkpoint, which "
+        f"{why}"
+    )
 
 
 # --- torch.save files: a checkpoint or a state_dict -------------------------------------------

@@ -17,8 +17,11 @@ import statistics
 from pathlib import Path
 
 from mnist_model.errors import MnistModelError
+from mnist_model.formats.kinds import refusal
 
 SCHEMA = 1
+SECTIONS = frozenset({"schema", "model", "test", "shift_agreement", "baseline_correct", "ood"})
+"""What every evidence record holds (``record``)."""
 
 
 class EvidenceError(MnistModelError):
@@ -85,9 +88,13 @@ def load_evidence(paths: list[Path]) -> list[dict]:
         try:
             data = json.loads(file.read_text())
         except (OSError, ValueError) as exc:
-            raise EvidenceError(f"evidence {file} is unreadable ({exc})") from None
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-            raise EvidenceError(f"{file} is not an evidence record of schema {SCHEMA}")
+            reason = f"unreadable: {type(exc).__name__}"
+            raise EvidenceError(refusal(file, "an evidence record", reason)) from None
+        if not isinstance(data, dict) or not SECTIONS <= set(data):
+            raise EvidenceError(refusal(file, "an evidence record"))
+        if data.get("schema") != SCHEMA:
+            schema = data.get("schema")
+            raise EvidenceError(f"{file}: schema {schema!r}, this version reads {SCHEMA}")
         data["file"] = file.name
         records.append(data)
     return records

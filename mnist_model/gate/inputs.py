@@ -12,6 +12,7 @@ import torch
 from mnist_model.config import arithmetic_class, cpu_model, recipe_fingerprint
 from mnist_model.data.checksums import sha256_file
 from mnist_model.formats import Loaded, foreign_recipe
+from mnist_model.formats.kinds import it_is
 from mnist_model.gate import ood
 from mnist_model.gate.ood import PreparedSuite
 
@@ -153,10 +154,14 @@ def read_predictions(path: Path, inputs: GateInputs) -> dict[str, torch.Tensor]:
                 found = {name: archive[name] for name in archive.files if name in SETS}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise MnistModelError(f"--predictions {path}: not a readable .npz ({first})") from None
+        raise MnistModelError(
+            f"--predictions {path}: not a readable .npz ({first}){it_is(path)}"
+        ) from None
     missing = [name for name in SETS if name not in found]
     if missing:
-        raise MnistModelError(f"--predictions {path}: no logits for {missing} ({PREDICTIONS_HELP})")
+        raise MnistModelError(
+            f"--predictions {path}: no logits for {missing}{it_is(path)} ({PREDICTIONS_HELP})"
+        )
     sizes = {name: len(x) for name, x in judged_images(inputs).items()}
     logits = {}
     for name in SETS:

@@ -24,6 +24,7 @@ import numpy as np
 
 from mnist_model.data.checksums import json_sha256
 from mnist_model.errors import MnistModelError
+from mnist_model.formats.kinds import refusal
 from mnist_model.gate import stats
 
 RECORD_SCHEMA = 1
@@ -88,11 +89,10 @@ def read_record(path: Path) -> dict:
     try:
         record = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BaselineError(
-            f"baseline {path} is not readable JSON ({type(exc).__name__})"
-        ) from None
+        reason = f"not readable JSON: {type(exc).__name__}"
+        raise BaselineError(refusal(path, "a baseline record", reason)) from None
     if not isinstance(record, dict) or record.get("what") != WHAT:
-        raise BaselineError(f"{path} is not an mnist-model baseline record")
+        raise BaselineError(refusal(path, "a baseline record"))
     if record.get("schema") != RECORD_SCHEMA:
         raise BaselineError(
             f"{path} has record schema {record.get('schema')!r}, not {RECORD_SCHEMA}"

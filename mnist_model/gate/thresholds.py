@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from mnist_model.errors import MnistModelError
+from mnist_model.formats.kinds import it_is, refusal
 
 PATH = Path(str(resources.files("mnist_model.gate").joinpath("thresholds.json")))
 SCHEMA = 6
@@ -53,10 +54,13 @@ def load(path: Path | None = None) -> dict:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ThresholdsError(f"thresholds file {path} is unreadable ({exc})") from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        schema = data.get("schema") if isinstance(data, dict) else None
-        raise ThresholdsError(f"{path}: schema {schema!r}, this version reads {SCHEMA}")
+        reason = f"unreadable: {type(exc).__name__}"
+        raise ThresholdsError(refusal(path, "a thresholds file", reason)) from None
+    if not isinstance(data, dict):
+        raise ThresholdsError(refusal(path, "a thresholds file"))
+    if data.get("schema") != SCHEMA:
+        schema, found = data.get("schema"), it_is(path)
+        raise ThresholdsError(f"{path}: schema {schema!r}, this version reads {SCHEMA}{found}")
     missing = REQUIRED_KEYS - set(data)
     classes = set(data.get("per_class", {}))
     if missing or classes != {str(c) for c in range(10)}:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from mnist_model.errors import MnistModelError
+from mnist_model.formats.kinds import it_is
 from mnist_model.inference import inference_form
 from mnist_model.model import device_of, normalize
 from mnist_model.predict.preprocess import PREPROCESSINGS, ImageError
@@ -70,7 +71,9 @@ def read_image(path: str | os.PathLike[str]):
     except ImageError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"{path}: not a readable image ({type(exc).__name__})") from None
+        raise ImageError(
+            f"{path}: not a readable image ({type(exc).__name__}){it_is(path)}"
+        ) from None
 
 
 def to_model_input(images: Iterable, preprocessing: str = "default") -> torch.Tensor:

@@ -20,10 +20,11 @@ import torch
 from tqdm import tqdm
 
 from mnist_model.atomic import atomic_path
-from mnist_model.checkpoint import load_checkpoint, load_plain, read_checkpoint
+from mnist_model.checkpoint import load_plain, read_checkpoint
 from mnist_model.config import Arithmetic, Machine, ModelConfig, TrainConfig
 from mnist_model.errors import CheckpointError, TrainingError
 from mnist_model.evaluate import evaluate
+from mnist_model.formats import project_checkpoint
 from mnist_model.model import IMAGE_SHAPE, LOW_RES_SIZE, normalize
 from mnist_model.run import autotune, distributed
 from mnist_model.run.outputs import FILES, write_final_artifacts, write_metrics
@@ -300,7 +301,8 @@ def rebuild_report(
     from mnist_model.gate.ood import run_suite
     from mnist_model.report.card import build_report
 
-    model, payload = load_checkpoint(checkpoint)
+    why = "report reads (the card draws its training history)"
+    model, payload = project_checkpoint(checkpoint, why)
     result = evaluate(model, *test_xy)
     metrics = payload.get("metrics")
     history = _drawable(

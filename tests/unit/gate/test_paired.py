@@ -84,7 +84,7 @@ CASES = {
     ),
     "another suite": (tampered(resealed(lambda d: d["ood"].update(version=1))), "suite"),
     "a future schema": (tampered(resealed(lambda d: d.update(schema=9))), "schema 9"),
-    "not a record": ({"hello": 1}, "not an mnist-model baseline record"),
+    "not a record": ({"hello": 1}, "is not a baseline record"),
     "too few predictions": (
         tampered(resealed(lambda d: d["test"].update(predicted="1" * 10))),
         "not 200 predicted digits",

@@ -21,7 +21,7 @@ def test_the_shipped_file_loads_with_ten_per_class_bars() -> None:
     [
         (None, "unreadable"),
         ("{not json", "unreadable"),
-        ("[1, 2]", "schema None"),
+        ("[1, 2]", "is not a thresholds file"),
         ('{"schema": 3}', "schema 3"),
         (f'{{"schema": {thresholds.SCHEMA}}}', "missing keys"),
     ],
