@@ -64,6 +64,14 @@ def gate(args: argparse.Namespace) -> int:
 
     if (args.checkpoint is None) == (args.predictions is None):
         raise MnistModelError("gate: give --checkpoint MODEL or --predictions FILE (one)")
+    baseline_model = args.baseline is not None and not paired.is_record(args.baseline)
+    if args.predictions is not None and not baseline_model:
+        for flag, given in (("--model-class", args.model_class), ("--input-scale", _scaled(args))):
+            if given:
+                raise MnistModelError(
+                    f"gate --predictions: {flag} has no effect here (no model is read: it is "
+                    "for --checkpoint, or --baseline given a model file)"
+                )
     bars = thresholds.load(args.thresholds)
     loaded = load_model(args) if args.checkpoint is not None else None
     _, train_xy, test_xy = common.load_data(args.data_dir)
@@ -91,6 +99,11 @@ def evaluate_flags(parser: argparse.ArgumentParser) -> None:
     data_dir_flag(parser)
     checkpoint_flag(parser)
     json_flag(parser, "the metrics")
+
+
+def _scaled(args: argparse.Namespace) -> bool:
+    """Whether ``--input-scale`` asks for other pixels than this project's."""
+    return args.input_scale != "mnist"
 
 
 def _reading(args: argparse.Namespace) -> dict:

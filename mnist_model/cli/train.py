@@ -179,11 +179,28 @@ def train_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _remeasure_has_an_effect(args: argparse.Namespace, chosen: Machine) -> None:
+    """``--remeasure`` times the arithmetic ``auto`` chooses: refused where nothing is
+    chosen (both given) or the run keeps the one it started with (``--resume``)."""
+    if not args.remeasure:
+        return
+    if getattr(args, "resume", False):
+        raise MnistModelError(
+            "--remeasure has no effect with --resume: a resumed run keeps its arithmetic"
+        )
+    if "auto" not in (chosen.precision, chosen.layout):
+        raise MnistModelError(
+            "--remeasure has no effect: --precision and --layout are both given, so nothing "
+            "is measured"
+        )
+
+
 def train(args: argparse.Namespace) -> int:
     from mnist_model.run.distributed import join_torchrun, leave
     from mnist_model.run.runner import train_and_write
 
     config, chosen = train_config(args), machine(args)
+    _remeasure_has_an_effect(args, chosen)
     limit, test_limit = positive("--limit", args.limit), positive("--test-limit", args.test_limit)
     device, threads = join_torchrun(_device(chosen), chosen.threads)
     chosen = dataclasses.replace(chosen, threads=threads)
@@ -241,6 +258,7 @@ def sweep(args: argparse.Namespace) -> int:
         raise MnistModelError(f"--seeds: {exc}") from None
     configs = {seed: train_config(args, seed=seed) for seed in seeds}
     chosen = machine(args)
+    _remeasure_has_an_effect(args, chosen)
     device = _device(chosen)
     checksums, train_xy, test_xy = common.load_data(args.data_dir)
     options = _run_options(args, checksums, chosen, device)

@@ -188,6 +188,11 @@ def load_any(
     if input_scale not in INPUT_SCALES:
         raise CheckpointError(f"input scale {input_scale!r}: choose one of {list(INPUT_SCALES)}")
     kind = detect(path)
+    if model_class is not None and kind != "torch":
+        raise CheckpointError(
+            f"{path}: --model-class has no effect on a {FORMAT_NAMES[kind]} model, which "
+            "carries its own graph; leave it out"
+        )
     if kind == "torch":
         loaded = _from_torch_file(path, model_class, input_scale)
     else:

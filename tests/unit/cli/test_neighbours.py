@@ -160,3 +160,30 @@ def test_mps_is_a_device_where_torch_has_it(monkeypatch) -> None:
         assert runner.select_device("auto") == torch.device("mps")
     with pytest.raises(TrainingError, match="auto, cpu, cuda, cuda:N or mps"):
         runner.select_device("xla")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--remeasure", "--precision", "fp32", "--layout", "contiguous"], "nothing is"),
+        (["train", "--remeasure", "--resume"], "a resumed run keeps its arithmetic"),
+        (["sweep", "--remeasure", "--precision", "bf16", "--layout", "channels_last"], "nothing"),
+        (["gate", "--predictions", "p.npz", "--model-class", "m:Net"], "--model-class has no"),
+        (["gate", "--predictions", "p.npz", "--input-scale", "unit"], "--input-scale has no"),
+    ],
+)
+def test_a_flag_with_no_effect_is_refused(argv, message, capsys) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "no effect" in err and err.count("\n") == 1
+
+
+def test_model_class_is_refused_for_a_file_that_carries_its_graph(tmp_path) -> None:
+    from mnist_model.errors import CheckpointError
+    from mnist_model.formats import load_any
+    from mnist_model.formats.export import export_model
+
+    scripted = tmp_path / "net.pt"
+    export_model(MnistNet().eval(), "torchscript", scripted)
+    with pytest.raises(CheckpointError, match="--model-class has no effect on a TorchScript"):
+        load_any(scripted, model_class="somewhere:Net")
