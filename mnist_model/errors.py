@@ -15,3 +15,8 @@ class CheckpointError(MnistModelError):
 
 class TrainingError(MnistModelError):
     """Training could not continue (for example a non-finite loss)."""
+
+
+class WriteError(MnistModelError):
+    """An output cannot be written: not a file (a folder, a device, a FIFO), its folder is
+    not writable, or the disk filled up. What was there before is unchanged."""

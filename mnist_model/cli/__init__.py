@@ -59,7 +59,17 @@ def _global_flags(parser: argparse.ArgumentParser, default) -> None:
     )
 
 
+def _safe_streams() -> None:
+    """Print any file name on any terminal: a character the output's encoding lacks (under
+    PYTHONIOENCODING=ascii, say) is escaped, not a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _safe_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     # The package's logger only, and as it was afterwards: main() also runs in-process

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnist_model.cli.common import ON, data_dir_flag, integers, positive
+from mnist_model.cli.common import ON, data_dir_flag, integers, positive, writable
 from mnist_model.errors import MnistModelError
 
 
@@ -61,6 +61,7 @@ def bench(args: argparse.Namespace) -> int:
     for name in ("images", "repeats", "threads", "batches"):
         for value in flags[name] if isinstance(flags[name], list) else [flags[name]]:
             positive(f"--{GRID_FLAGS.get(name, name)}", value)
+    writable(args.out)
     root = resolve_data_root(args.data_dir)
     verify(root)
     result, table = run_command(root, **flags)

@@ -93,6 +93,15 @@ def positive(name: str, value: int | None) -> int | None:
     return value
 
 
+def writable(*paths: Path) -> None:
+    """Refuse, before the long work, outputs that could not be written afterwards: a
+    folder, a device, a FIFO or socket where a file goes, or a folder that is not
+    writable (``atomic.check_writable``)."""
+    from mnist_model.atomic import check_writable
+
+    check_writable(paths)
+
+
 def folder(out: Path) -> Path:
     if out.exists() and not out.is_dir():
         raise MnistModelError(f"--out {out} exists and is not a folder")

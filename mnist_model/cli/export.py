@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnist_model.cli.common import checkpoint_flag, load_model
+from mnist_model.cli.common import checkpoint_flag, load_model, writable
 
 
 def export_flags(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +29,7 @@ def export(args: argparse.Namespace) -> int:
     from mnist_model.formats import load_any
     from mnist_model.formats.export import export_model
 
+    writable(args.out)
     loaded = load_model(args)
     if loaded.format == "onnx":
         raise CheckpointError(f"{args.checkpoint} is ONNX already: nothing to export")

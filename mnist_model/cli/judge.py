@@ -223,6 +223,7 @@ def baseline(args: argparse.Namespace) -> int:
     from mnist_model.gate.inputs import paired_inputs
     from mnist_model.gate.paired import record_of_model
 
+    common.writable(args.out)
     loaded = load_model(args)
     root, test_xy = read_test_split(args.data_dir)
     record = record_of_model(args.checkpoint, loaded, paired_inputs(root, test_xy))
@@ -286,9 +287,11 @@ def export_inputs(args: argparse.Namespace) -> int:
     from mnist_model.data import resolve_data_root
     from mnist_model.gate.inputs import PREDICTIONS_HELP, gate_inputs, write_inputs
 
+    out = common.folder(args.out)
+    common.writable(out / "inputs.npz", out / "inputs.json")
     _, train_xy, test_xy = common.load_data(args.data_dir)
     inputs = gate_inputs(resolve_data_root(args.data_dir), train_xy, test_xy)
-    print(f"wrote {write_inputs(common.folder(args.out), inputs)}")
+    print(f"wrote {write_inputs(out, inputs)}")
     print(PREDICTIONS_HELP)
     return 0
 

@@ -12,6 +12,7 @@ from mnist_model.cli.common import (
     data_dir_flag,
     folder,
     thresholds_flag,
+    writable,
 )
 
 
@@ -32,8 +33,11 @@ def report(args: argparse.Namespace) -> int:
     """The model card of this project's checkpoint (it reads the training history)."""
     from mnist_model.data import load_split, resolve_data_root
     from mnist_model.gate import ood, thresholds
+    from mnist_model.report.card import REPORT_FILES
     from mnist_model.run.runner import rebuild_report
 
+    out = folder(args.out)
+    writable(*(out / name for name in REPORT_FILES.values()))
     root = resolve_data_root(args.data_dir)
     test_xy = load_split(root, train=False)
     comparison = None
@@ -43,7 +47,7 @@ def report(args: argparse.Namespace) -> int:
 
         comparison = paired.comparison_text(*comparison_of(args, root))
     paths = rebuild_report(
-        folder(args.out),
+        out,
         args.checkpoint,
         test_xy,
         ood=args.ood,

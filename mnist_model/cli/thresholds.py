@@ -121,6 +121,7 @@ def derive(args: argparse.Namespace) -> int:
 
     if args.out is None:
         raise MnistModelError("thresholds derive needs --out FILE")
+    common.writable(args.out)
     data = floors.derive(
         evidence.load_evidence(args.paths),
         suite=suite_description(),

@@ -196,7 +196,9 @@ def _remeasure_has_an_effect(args: argparse.Namespace, chosen: Machine) -> None:
 
 
 def train(args: argparse.Namespace) -> int:
+    from mnist_model.errors import WriteError
     from mnist_model.run.distributed import join_torchrun, leave
+    from mnist_model.run.outputs import FILES
     from mnist_model.run.runner import train_and_write
 
     config, chosen = train_config(args), machine(args)
@@ -216,6 +218,7 @@ def train(args: argparse.Namespace) -> int:
         chosen,
     )
     out = folder(args.out)
+    common.writable(*(out / name for name in FILES.values()))
     options = _run_options(args, checksums, chosen, device)
     with _one_writer(out):
         state = _resume_state(args, config, out)
@@ -223,6 +226,8 @@ def train(args: argparse.Namespace) -> int:
             run, paths = train_and_write(config, out, train_xy, test_xy, state=state, **options)
         except KeyboardInterrupt:
             raise KeyboardInterrupt(_how_to_resume(out)) from None
+        except WriteError as exc:  # a full disk, say: what is kept, and how to go on
+            raise WriteError(f"{exc}; {_how_to_resume(out)}") from None
     if paths:  # none on a torchrun rank other than 0: rank 0 reports and writes
         print(f"{run.final.reference_line()}\n{run.summary_line()}")
         print("\n".join(f"wrote {name}: {path}" for name, path in paths.items()))

@@ -82,6 +82,9 @@ def check_file(name: str, path: Path, expected: str) -> FileStatus:
     """Classify one file without raising, so callers can decide what is fatal."""
     if not path.exists():
         return FileStatus(name, path, expected, "missing", problem=f"{path} is missing")
+    if not path.is_file():  # a FIFO would block the read forever; a folder cannot be read
+        problem = f"{path} is not a regular file; {REMEDY}"
+        return FileStatus(name, path, expected, "unreadable", problem=problem)
     try:
         actual = md5_file(path)
     except OSError as exc:

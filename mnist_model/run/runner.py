@@ -133,11 +133,53 @@ def read_training_state(path: Path, config: TrainConfig, model_config: ModelConf
     return state
 
 
+def data_selection(train_xy, test_xy, checksums: dict[str, str]) -> dict:
+    """What a run trains and is judged on: how many images of each split it takes, and the
+    data files' MD5s. A training state records it; ``--resume`` must see the same."""
+    return {
+        "train_size": len(train_xy[0]),
+        "test_size": len(test_xy[0]),
+        "md5": dict(sorted(checksums.items())),
+    }
+
+
+def check_same_data(state: dict, selection: dict) -> None:
+    """Refuse to continue ``state`` on data other than it started with (``selection``):
+    the run's record would claim data it did not train on."""
+    recorded = state.get("data")
+    if not isinstance(recorded, dict):
+        raise TrainingError(
+            "cannot resume: the training state records no data selection (an older version "
+            "wrote it): "
+            "train without --resume to start over"
+        )
+    changed = [
+        "the data files' MD5s differ"
+        if key == "md5"
+        else f"{key} {recorded.get(key)} saved, {value} now"
+        for key, value in selection.items()
+        if recorded.get(key) != value
+    ]
+    if changed:
+        raise TrainingError(
+            f"cannot resume: the run would continue on other data ({'; '.join(changed)}): "
+            "give the same --limit, --test-limit and data folder, or train without --resume"
+        )
+
+
 class RunFolder(Hooks):
     """Writes the training state and metrics.json after every epoch (on the first rank
     only), and shows a tqdm bar per epoch when ``show``."""
 
-    def __init__(self, out: Path, config: TrainConfig, machine: Machine, extra: dict, show: bool):
+    def __init__(
+        self,
+        out: Path,
+        config: TrainConfig,
+        machine: Machine,
+        extra: dict,
+        show: bool,
+        selection: dict | None = None,
+    ):
         self.out, self.config, self.machine, self.extra, self.show = (
             out,
             config,
@@ -145,6 +187,7 @@ class RunFolder(Hooks):
             extra,
             show,
         )
+        self.selection = selection or {}
         self.lead = distributed.rank() == 0
         self.bar = None
 
@@ -164,7 +207,7 @@ class RunFolder(Hooks):
         if not self.lead:
             return
         with atomic_path(self.out / FILES["state"]) as tmp:
-            torch.save(state(), tmp)
+            torch.save({**state(), "data": self.selection}, tmp)
         write_metrics(self.out, self.config, self.machine, result, self.extra)
 
 
@@ -194,7 +237,9 @@ def train_and_write(
     lead = distributed.rank() == 0
     if lead:
         out.mkdir(parents=True, exist_ok=True)
+    selection = data_selection(train_xy, test_xy, checksums)
     if state is not None:
+        check_same_data(state, selection)
         arithmetic = dataclasses.replace(state["arithmetic"], source="resumed")
     else:
         arithmetic = resolve_arithmetic(
@@ -216,7 +261,7 @@ def train_and_write(
         device=device,
         threads=machine.threads,
         eval_batch_size=machine.eval_batch_size,
-        hooks=RunFolder(out, config, machine, extra, show),
+        hooks=RunFolder(out, config, machine, extra, show, selection),
         replicas=distributed.replicas(),
         state=state,
     )

@@ -16,8 +16,12 @@ from mnist_model.gate.seeds import SeedResult, summarise
 log = logging.getLogger(__name__)
 
 
+MAX_SEEDS = 1000
+"""A sweep trains one model per seed: more than this is a typo, not a plan."""
+
+
 def parse_seeds(text: str) -> list[int]:
-    """'0-4' -> [0, 1, 2, 3, 4]; '1,5,9' -> [1, 5, 9]; '3' -> [3]."""
+    """'0-4' -> [0, 1, 2, 3, 4]; '1,5,9' -> [1, 5, 9]; '3' -> [3]; at most ``MAX_SEEDS``."""
     seeds: list[int] = []
     try:
         for part in text.split(","):
@@ -26,13 +30,19 @@ def parse_seeds(text: str) -> list[int]:
                 lo, hi = part.split("-", 1)
                 if int(hi) < int(lo):
                     raise ValueError
+                if int(hi) - int(lo) + 1 + len(seeds) > MAX_SEEDS:
+                    raise OverflowError
                 seeds.extend(range(int(lo), int(hi) + 1))
             else:
                 seeds.append(int(part))
     except ValueError:
         raise ValueError(f"seeds are given as '0-4' or '1,5,9', got {text!r}") from None
-    if len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds):
-        raise ValueError(f"seeds must be distinct non-negative integers, got {text!r}")
+    except OverflowError:
+        raise ValueError(f"{text!r} is more than {MAX_SEEDS} seeds") from None
+    if len(seeds) > MAX_SEEDS:
+        raise ValueError(f"{text!r} is more than {MAX_SEEDS} seeds")
+    if len(set(seeds)) != len(seeds) or any(not 0 <= s < 2**63 for s in seeds):
+        raise ValueError(f"seeds must be distinct integers in [0, 2**63), got {text!r}")
     return seeds
 
 

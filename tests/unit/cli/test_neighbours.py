@@ -187,3 +187,29 @@ def test_model_class_is_refused_for_a_file_that_carries_its_graph(tmp_path) -> N
     export_model(MnistNet().eval(), "torchscript", scripted)
     with pytest.raises(CheckpointError, match="--model-class has no effect on a TorchScript"):
         load_any(scripted, model_class="somewhere:Net")
+
+
+@pytest.mark.parametrize(
+    ("seeds", "says"),
+    [("0-99999999999", "more than 1000 seeds"), ("0-999,1000", "more than 1000 seeds")],
+)
+def test_a_sweep_of_absurdly_many_seeds_is_refused_before_any_memory_goes(
+    seeds, says, capsys
+) -> None:
+    assert main(["sweep", "--seeds", seeds]) == 2
+    assert says in capsys.readouterr().err
+
+
+def test_any_file_name_prints_under_an_ascii_only_output(tmp_path, monkeypatch) -> None:
+    from PIL import Image
+
+    model = save_checkpoint(tmp_path / "m.pt", MnistNet(), train_config={}, metrics={}, data_md5={})
+    image = tmp_path / "zïffer.png"
+    Image.new("L", (28, 28)).save(image)
+    out = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", out)
+    code = main(["predict", str(image), "--checkpoint", str(model)])
+    out.flush()
+    shown = out.buffer.getvalue().decode("ascii")
+    assert "z\\xefffer.png" in shown and code in (0, 2)

@@ -87,13 +87,49 @@ def test_a_resumed_run_continues_the_saved_state_to_the_same_weights(written, tm
         tmp_path / "again",
         (images, labels),
         (images[:16], labels[:16]),
-        checksums={},
+        checksums={"f": "md5"},  # the same data: a resumed run may not change it
         machine=Machine(threads=2),  # the machine may change; the arithmetic stays
         state=state,
     )
     assert again.arithmetic.source == "resumed" and again.arithmetic.name == "fp32/contiguous"
     pairs = zip(run.model.state_dict().values(), again.model.state_dict().values(), strict=True)
     assert all(torch.equal(a, b) for a, b in pairs)
+
+
+@pytest.mark.parametrize(
+    ("train", "test", "checksums", "says"),
+    [
+        (24, 16, {"f": "md5"}, "train_size 32 saved, 24 now"),
+        (32, 8, {"f": "md5"}, "test_size 16 saved, 8 now"),
+        (32, 16, {"f": "other"}, "the data files' MD5s differ"),
+    ],
+    ids=["limit", "test-limit", "other-files"],
+)
+def test_a_resume_on_other_data_is_refused(written, tmp_path, train, test, checksums, says):
+    out, run, _, (images, labels) = written
+    state = read_training_state(out / FILES["state"], TINY, run.model.config)
+    with pytest.raises(TrainingError, match=f"cannot resume: .*{says}.*--limit, --test-limit"):
+        train_and_write(
+            TINY,
+            tmp_path / "again",
+            (images[:train], labels[:train]),
+            (images[:test], labels[:test]),
+            checksums=checksums,
+            machine=FP32,
+            state=state,
+        )
+    assert not (tmp_path / "again").exists() or not any((tmp_path / "again").iterdir())
+    del state["data"]  # a state from before the data selection was recorded
+    with pytest.raises(TrainingError, match="records no data selection"):
+        train_and_write(
+            TINY,
+            tmp_path / "old",
+            (images, labels),
+            (images[:16], labels[:16]),
+            checksums={"f": "md5"},
+            machine=FP32,
+            state=state,
+        )
 
 
 def test_a_missing_or_foreign_state_is_refused(written, tmp_path) -> None:
