@@ -79,7 +79,7 @@ def build_report(
         ),
         "confusion_matrix": plot_confusion(result.confusion, path["confusion_matrix"]),
     }
-    record = card_record(model, result, test_images, ood)
+    record = card_record(model, result, test_images, logits, ood)
     train_config, model_config = payload.get("train_config"), payload.get("model_config")
     if isinstance(train_config, dict) and isinstance(model_config, dict):
         record["model"] = {"recipe": recipe_fingerprint(train_config, model_config)}
@@ -96,16 +96,19 @@ def build_report(
 
 
 def card_record(
-    model: torch.nn.Module, result: EvalResult, test_images: torch.Tensor, ood: dict | None
+    model: torch.nn.Module,
+    result: EvalResult,
+    test_images: torch.Tensor,
+    test_logits: torch.Tensor,
+    ood: dict | None,
 ) -> dict:
-    """What the card judges, as a record for the verdict: the test set, its one-pixel
+    """What the card judges, as a record for the verdict: the test set (``result``, whose
+    ``test_logits`` the shifted images' predictions are compared with), its one-pixel
     shifts, the architecture and, when measured, the out-of-distribution suite."""
-    logits = {"test": result.logits}
+    logits = {"test": test_logits}
     for direction, (shift, dim) in SHIFTS.items():
         shifted = shift_with_zero_fill(test_images, shift, dim)
         logits[f"shift_{direction}"] = predict_logits(model, normalize(shifted))
-    if logits["test"] is None or len(logits["test"]) != len(test_images):
-        logits["test"] = predict_logits(model, normalize(test_images))
     record = {
         "test": test_counts(result),
         "shift_agreement": shift_agreement(logits),
