@@ -150,8 +150,7 @@ def check_same_data(state: dict, selection: dict) -> None:
     if not isinstance(recorded, dict):
         raise TrainingError(
             "cannot resume: the training state records no data selection (an older version "
-            "wrote it): "
-            "train without --resume to start over"
+            "wrote it): train without --resume to start over"
         )
     changed = [
         "the data files' MD5s differ"
