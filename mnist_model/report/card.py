@@ -126,8 +126,10 @@ def card_record(
 
 
 NOT_ON_THE_CARD = (
-    "the pixel regression margin (it trains on the training set), predict's preprocessing "
-    "against the plain one, the test set as PNG files and the folded inference form"
+    "the pixel regression margin (it trains on the training set)",
+    "predict's preprocessing against the plain one",
+    "the test set as PNG files",
+    "the folded inference form",
 )
 """The gate's sections the card does not measure, named on it."""
 
@@ -137,7 +139,8 @@ def verdict_section(verdict, checkpoint: Path | None, payload: dict, ood: bool) 
     check, what the full gate adds, and which file this is (SHA-256, date)."""
     judged = "the test set, one-pixel shifts, the parameter budget and the layer family"
     judged += ", the out-of-distribution suite" if ood else ""
-    missing = NOT_ON_THE_CARD + ("" if ood else ", the out-of-distribution suite")
+    missing = [*NOT_ON_THE_CARD, *([] if ood else ["the out-of-distribution suite"])]
+    missing = ", ".join(missing[:-1]) + " and " + missing[-1]
     lines = ["# mnist-model: model card", "", f"**{verdict.summary()}**", ""]
     if verdict.failed:
         lines += ["Failing checks:", ""] + [f"- {c.reason}" for c in verdict.failed] + [""]
