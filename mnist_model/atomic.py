@@ -20,7 +20,6 @@ output before its long work rather than after.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import stat
@@ -117,8 +116,10 @@ def _failed_torch_write(exc: BaseException) -> bool:
 
 
 def _failure(dest: Path, exc: BaseException) -> str:
-    full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "space" in str(exc)
-    why = "the disk is full" if full else (getattr(exc, "strerror", None) or str(exc))
+    if isinstance(exc, OSError):
+        why = exc.strerror or str(exc)  # "No space left on device", "Read-only file system"
+    else:
+        why = "torch could not write the file (is the disk full?)"
     why = " ".join(str(why).split())[:200]
     return f"could not write {dest}: {why}; the file there before, if any, is unchanged"
 
@@ -133,4 +134,12 @@ def atomic_write_text(dest: str | os.PathLike[str], text: str) -> None:
 
 
 def atomic_write_json(dest: str | os.PathLike[str], obj: Any) -> None:
-    atomic_write_text(dest, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    """``obj`` as JSON, which has no NaN or infinity: a value that holds one is refused
+    rather than written as the bare ``NaN`` no JSON reader accepts."""
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False)
+    except ValueError:
+        raise WriteError(
+            f"refusing to write {dest}: a value in it is NaN or infinite, which JSON cannot hold"
+        ) from None
+    atomic_write_text(dest, text + "\n")

@@ -27,6 +27,14 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+MAX_WIDTH = 1024
+"""The widest layer a ModelConfig may ask for: far beyond this project's 8,000-parameter
+budget, and small enough that a crafted checkpoint cannot make MnistNet allocate
+gigabytes before its weights are compared."""
+MAX_BLOCKS = 16
+"""The most convolutions a stage may have."""
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Widths of the network's three resolutions (28x28, 14x14, 7x7)."""
@@ -42,10 +50,13 @@ class ModelConfig:
         widths = (self.stem_channels, *self.stage1_channels, *self.stage2_channels)
         if not self.stage1_channels or not self.stage2_channels:
             raise ValueError("stage1_channels and stage2_channels need at least one width")
-        if not all(_is_int(w) and w >= 1 for w in widths):
-            raise ValueError(f"channel widths must be positive integers, got {widths}")
-        if not _is_int(self.stem_kernel) or self.stem_kernel < 1 or self.stem_kernel % 2 == 0:
-            raise ValueError(f"stem_kernel must be a positive odd integer, got {self.stem_kernel}")
+        if not all(_is_int(w) and 1 <= w <= MAX_WIDTH for w in widths):
+            raise ValueError(f"channel widths must be integers in [1, {MAX_WIDTH}], got {widths}")
+        if max(len(self.stage1_channels), len(self.stage2_channels)) > MAX_BLOCKS:
+            raise ValueError(f"a stage has at most {MAX_BLOCKS} convolutions")
+        kernel = self.stem_kernel
+        if not _is_int(kernel) or not 1 <= kernel <= 27 or kernel % 2 == 0:
+            raise ValueError(f"stem_kernel must be an odd integer in [1, 27], got {kernel}")
         if not _is_int(self.num_classes) or self.num_classes < 2:
             raise ValueError(f"num_classes must be an integer >= 2, got {self.num_classes}")
         if not 0.0 <= self.dropout < 1.0:

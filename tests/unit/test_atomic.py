@@ -160,8 +160,7 @@ def test_a_full_disk_is_one_write_error_and_the_old_file_stays(tmp_path, failure
     message = str(raised.value)
     assert message.startswith(f"could not write {dest}: ") and "\n" not in message
     assert "the file there before, if any, is unchanged" in message
-    if isinstance(failure, OSError):
-        assert "the disk is full" in message
+    assert ("No space left on device" if isinstance(failure, OSError) else "disk full") in message
     assert dest.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == [
         "model.pt"
     ]
@@ -170,3 +169,13 @@ def test_a_full_disk_is_one_write_error_and_the_old_file_stays(tmp_path, failure
 def test_other_errors_pass_through_unchanged(tmp_path) -> None:
     with pytest.raises(ValueError, match="a bug"), atomic_path(tmp_path / "x.json"):
         raise ValueError("a bug")
+
+
+def test_json_with_nan_is_refused_and_nothing_is_written(tmp_path) -> None:
+    from mnist_model.errors import WriteError
+
+    dest = tmp_path / "record.json"
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(WriteError, match="NaN or infinite, which JSON cannot hold"):
+            atomic_write_json(dest, {"train_config": {"lr": bad}})
+    assert list(tmp_path.iterdir()) == []

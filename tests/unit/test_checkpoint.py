@@ -20,7 +20,7 @@ from mnist_model.checkpoint import (
     save_checkpoint,
 )
 from mnist_model.config import ModelConfig, TrainConfig
-from mnist_model.errors import CheckpointError
+from mnist_model.errors import CheckpointError, WriteError
 from mnist_model.model import MnistNet
 
 
@@ -229,7 +229,7 @@ def test_failed_save_leaves_the_old_file(saved, model, monkeypatch) -> None:
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(WriteError, match="could not write .*: disk full; the file there before"):
         save(saved, model)
     assert saved.read_bytes() == before
     assert [p.name for p in saved.parent.iterdir()] == [saved.name]

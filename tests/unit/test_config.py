@@ -113,6 +113,12 @@ INVALID_MODEL = [
     {"stage2_channels": (2.5,)},
     {"dropout": -0.1},
     {"dropout": 1.0},
+    # sizes a crafted checkpoint could ask for: refused before a layer is allocated
+    {"stem_channels": 10**6},
+    {"stage2_channels": (16, 1025)},
+    {"stage1_channels": (8,) * 17},
+    {"stem_kernel": 29},
+    {"stem_kernel": 10**5 + 1},
 ]
 
 
