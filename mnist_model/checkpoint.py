@@ -23,10 +23,68 @@ from mnist_model.atomic import atomic_path
 from mnist_model.config import ModelConfig
 from mnist_model.errors import CheckpointError
 from mnist_model.model import MnistNet
+from mnist_model.schema import (
+    SCALAR,
+    Either,
+    Int,
+    ListOf,
+    MapOf,
+    Nothing,
+    Num,
+    Plain,
+    Record,
+    SchemaError,
+    Str,
+    Tensor,
+)
 
 SCHEMA_VERSION = 2
 """2: blocks that halve the resolution pool before their BatchNorm (state_dict keys moved)."""
 OLDEST_READABLE_SCHEMA = 2
+
+
+ARITHMETIC = Record(
+    {
+        "precision": Str(50),
+        "layout": Str(50),
+        "source": Str(50),
+        "images_per_second": MapOf(Num(0), 100),
+    },
+    extra=Plain(4, 1000),
+)
+CHECKPOINT = Record(
+    {
+        "schema_version": Int(1, 10**6),
+        "model_config": Record(
+            {
+                "stem_channels": Int(),
+                "stem_kernel": Int(),
+                "stage1_channels": ListOf(Int(), 64),
+                "stage2_channels": ListOf(Int(), 64),
+                "num_classes": Int(),
+                "dropout": Num(),
+            },
+            extra=Plain(4, 1000),  # another model's config: refused by name afterwards
+        ),
+        "train_config": MapOf(SCALAR, 200),
+        "state_dict": MapOf(Tensor(), 10_000, key=Str(500)),
+        "metrics": Record(
+            {
+                "history": ListOf(MapOf(SCALAR, 100), 100_000),
+                "arithmetic": Either((Nothing(), ARITHMETIC)),
+                "machine": MapOf(SCALAR, 100),
+                "per_class_accuracy": ListOf(Num(0, 1), 1000),
+            },
+            extra=Plain(),
+        ),
+        "data_md5": MapOf(Str(64), 100),
+        "versions": MapOf(Str(200), 100),
+    },
+    required=frozenset({"schema_version", "model_config", "state_dict"}),
+    extra=Plain(),
+)
+"""A checkpoint's declared structure (``schema.Record``), checked before any field is
+used: the keys ``save_checkpoint`` writes, each with its type, range and size."""
 
 
 def library_versions() -> dict[str, str]:
@@ -113,9 +171,10 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{path} has checkpoint schema {version}, written for an older network layout "
             f"that this mnist-model no longer builds: retrain with `mnist-model train`"
         )
-    for key in ("model_config", "state_dict"):
-        if not isinstance(payload.get(key), dict):
-            raise CheckpointError(f"{path} is missing its {key}")
+    try:
+        CHECKPOINT.check(payload, "checkpoint")
+    except SchemaError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     return payload
 
 

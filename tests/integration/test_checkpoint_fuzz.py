@@ -153,3 +153,42 @@ def _numbers(data):
     elif isinstance(data, list):
         for value in data:
             yield from _numbers(value)
+
+
+# --- the structure-aware fuzz: every field of the declared schema, broken in turn ----------
+SCHEMA_READERS = ["evaluate", "report", "baseline", "gate", "predict"]
+
+
+def test_every_schema_violation_is_one_line_from_every_reader(good, capsys) -> None:
+    """``checkpoint.CHECKPOINT.variants``: each field of a good checkpoint replaced by each
+    value its spec refuses (another type, too long, too deep, not finite), and each
+    required field left out. Every reader refuses each in one line with exit 2 and
+    writes nothing. The quick tier gives each variant one reader, in turns;
+    ``MNIST_MODEL_FUZZ_EXAMPLES`` set (the slow tier's size) gives it every reader."""
+    from mnist_model.checkpoint import CHECKPOINT
+
+    source, image, folder = good
+    payload = load_plain(source, "checkpoint")
+    variants = CHECKPOINT.variants(payload)
+    assert len(variants) > 80  # every field of the schema, several ways each
+    tried = 0
+    for i, (where, broken) in enumerate(variants):
+        path = folder / "broken.pt"
+        torch.save(broken, path)
+        readers = SCHEMA_READERS if EXAMPLES else [SCHEMA_READERS[i % len(SCHEMA_READERS)]]
+        for reader in readers:
+            out = folder / f"schema-{reader}"
+            extra = {
+                "report": ["--out", str(out)],
+                "baseline": ["--out", str(out)],
+                "predict": [str(image)],
+            }.get(reader, [])
+            capsys.readouterr()
+            code = main([reader, "--checkpoint", str(path), *extra])
+            stderr = capsys.readouterr().err
+            lines = stderr.strip().splitlines()
+            assert code == 2, (where, reader, stderr)
+            assert len(lines) == 1 and lines[0].startswith("mnist-model: error: "), stderr
+            assert str(path) in lines[0] and not out.exists(), (where, reader, lines)
+            tried += 1
+    assert tried >= len(variants)

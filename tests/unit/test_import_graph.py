@@ -22,10 +22,11 @@ RECIPE = {
     "checkpoint",
     "errors",
     "atomic",
+    "schema",
 }
-"""The top-level modules: the recipe a reader learns the method from, with the two helpers
-it shares (errors, atomic writes). ``mnist_model/__init__`` and ``__main__`` are the
-package's doors and belong to ``cli``'s layer."""
+"""The top-level modules: the recipe a reader learns the method from, with the three helpers
+it shares (errors, atomic writes, the schema of what it reads). ``mnist_model/__init__``
+and ``__main__`` are the package's doors and belong to ``cli``'s layer."""
 LAYERS = {
     "recipe": set(),
     "formats": {"recipe"},
