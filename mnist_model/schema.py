@@ -92,17 +92,22 @@ class Num(Spec):
 @dataclass(frozen=True)
 class Str(Spec):
     longest: int = 1000
+    chars: str | None = None
+    """The only characters allowed (None: any)."""
 
     @property
     def wanted(self) -> str:
-        return f"a string of at most {self.longest} characters"
+        only = f" of {self.chars!r}" if self.chars else ""
+        return f"a string{only} of at most {self.longest} characters"
 
     def check(self, value, where):
         if not isinstance(value, str) or len(value) > self.longest:
             raise _fail(where, self.wanted, value)
+        if self.chars is not None and value.strip(self.chars):
+            raise _fail(where, self.wanted, value)
 
     def wrong(self):
-        return [1, None, ["a"], "x" * (self.longest + 1)]
+        return [1, None, ["a"], "x" * (self.longest + 1)] + (["\u00e9"] if self.chars else [])
 
 
 @dataclass(frozen=True)

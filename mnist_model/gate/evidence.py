@@ -18,10 +18,50 @@ from pathlib import Path
 
 from mnist_model.errors import MnistModelError
 from mnist_model.formats.kinds import refusal
+from mnist_model.schema import Int, ListOf, MapOf, Num, Plain, Record, SchemaError
 
 SCHEMA = 1
 SECTIONS = frozenset({"schema", "model", "test", "shift_agreement", "baseline_correct", "ood"})
 """What every evidence record holds (``record``)."""
+COUNT = Int(0, 10**8)
+TOTAL = Int(1, 10**8)
+TEST = Record(
+    {
+        "correct": COUNT,
+        "total": TOTAL,
+        "loss": Num(0),
+        "per_class_correct": ListOf(COUNT, 100),
+        "per_class_total": ListOf(TOTAL, 100),
+    },
+    required=frozenset({"correct", "total", "loss", "per_class_correct", "per_class_total"}),
+)
+RECORD = Record(
+    {
+        "schema": Int(),
+        "model": Plain(4, 1000),
+        "test": TEST,
+        "shift_agreement": Record(
+            dict.fromkeys(("up", "down", "left", "right"), COUNT),
+            required=frozenset({"up", "down", "left", "right"}),
+        ),
+        "baseline_correct": COUNT,
+        "ood": Record(
+            {
+                "version": Int(0, 10**6),
+                "per_class": Int(1, 10**6),
+                "seed": Int(0),
+                "correct": MapOf(COUNT, 1000),
+                "total": MapOf(TOTAL, 1000),
+                "plain_correct": MapOf(COUNT, 1000),
+            },
+            required=frozenset({"version", "per_class", "seed", "correct", "total"}),
+        ),
+    },
+    required=SECTIONS,
+    extra=Plain(4, 1000),
+)
+"""An evidence record's declared structure (``schema.Record``): every count an integer in
+range, every total at least 1, before any figure is divided."""
 
 
 class EvidenceError(MnistModelError):
@@ -87,7 +127,7 @@ def load_evidence(paths: list[Path]) -> list[dict]:
     for file in files:
         try:
             data = json.loads(file.read_text())
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             reason = f"unreadable: {type(exc).__name__}"
             raise EvidenceError(refusal(file, "an evidence record", reason)) from None
         if not isinstance(data, dict) or not SECTIONS <= set(data):
@@ -95,6 +135,15 @@ def load_evidence(paths: list[Path]) -> list[dict]:
         if data.get("schema") != SCHEMA:
             schema = data.get("schema")
             raise EvidenceError(f"{file}: schema {schema!r}, this version reads {SCHEMA}")
+        try:
+            RECORD.check(data, "evidence")
+        except SchemaError as exc:
+            raise EvidenceError(f"{file}: {exc}") from None
+        ood = data["ood"]
+        if set(ood["correct"]) != set(ood["total"]) or not set(ood.get("plain_correct", {})) <= set(
+            ood["total"]
+        ):
+            raise EvidenceError(f"{file}: evidence.ood counts and totals name other conditions")
         data["file"] = file.name
         records.append(data)
     return records

@@ -26,6 +26,7 @@ from mnist_model.data.checksums import json_sha256
 from mnist_model.errors import MnistModelError
 from mnist_model.formats.kinds import refusal
 from mnist_model.gate import stats
+from mnist_model.schema import Int, MapOf, Plain, Record, SchemaError, Str
 
 RECORD_SCHEMA = 1
 WHAT = "mnist-model baseline record"
@@ -78,6 +79,35 @@ def make_record(
     return record
 
 
+DIGITS = Str(10**7, chars="0123456789")
+COUNT = Int(0, 10**8)
+RECORD = Record(
+    {
+        "what": Str(100),
+        "schema": Int(),
+        "sha256": Str(64),
+        "checkpoint": Plain(6, 1000),
+        "environment": Plain(4, 1000),
+        "test": Record(
+            {"md5": MapOf(Str(64), 10), "predicted": DIGITS},
+            required=frozenset({"md5", "predicted"}),
+        ),
+        "ood": Record(
+            {
+                "per_class": Int(1, 10**6),
+                "seed": Int(0),
+                "version": Int(0, 10**6),
+                "predicted": DIGITS,
+            },
+            required=frozenset({"per_class", "seed", "version", "predicted"}),
+        ),
+        "summary": MapOf(COUNT, 100),
+    },
+    required=frozenset({"what", "schema", "sha256", "test", "ood"}),
+)
+"""A baseline record's declared structure (``schema.Record``): one digit a picture."""
+
+
 def read_record(path: Path) -> dict:
     """A baseline record as read from ``path``, checked for what needs no data: that it
     is one, of this schema, sealed by its own SHA-256 and made on the canonical test files."""
@@ -88,7 +118,7 @@ def read_record(path: Path) -> dict:
         raise BaselineError(f"baseline {path}: no such file")
     try:
         record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         reason = f"not readable JSON: {type(exc).__name__}"
         raise BaselineError(refusal(path, "a baseline record", reason)) from None
     if not isinstance(record, dict) or record.get("what") != WHAT:
@@ -97,6 +127,10 @@ def read_record(path: Path) -> dict:
         raise BaselineError(
             f"{path} has record schema {record.get('schema')!r}, not {RECORD_SCHEMA}"
         )
+    try:
+        RECORD.check(record, "baseline")
+    except SchemaError as exc:
+        raise BaselineError(f"{path}: {exc}") from None
     if record.get("sha256") != json_sha256(record, without="sha256"):
         raise BaselineError(
             f"{path} does not match its own SHA-256: it was edited after it was made"

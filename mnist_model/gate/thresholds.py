@@ -14,6 +14,18 @@ from pathlib import Path
 
 from mnist_model.errors import MnistModelError
 from mnist_model.formats.kinds import it_is, refusal
+from mnist_model.schema import (
+    Either,
+    Int,
+    ListOf,
+    MapOf,
+    Nothing,
+    Num,
+    Plain,
+    Record,
+    SchemaError,
+    Str,
+)
 
 PATH = Path(str(resources.files("mnist_model.gate").joinpath("thresholds.json")))
 SCHEMA = 6
@@ -48,12 +60,54 @@ class ThresholdsError(MnistModelError):
     """The thresholds file is missing or malformed: no bar can be judged against."""
 
 
+FRACTION = Num(0, 1)
+SPEC = Record(
+    {
+        "schema": Int(),
+        "description": Str(10_000),
+        "test_set_size": Int(1, 10**8),
+        "parameter_budget": Either((Nothing(), Int(1))),
+        "multiseed_mean_accuracy": Either((Nothing(), FRACTION)),
+        "overall_accuracy": FRACTION,
+        "per_class": MapOf(FRACTION, 10),
+        "max_test_loss": Num(0),
+        "pixel_margin": Num(-1, 1),
+        "min_pixel_regression_accuracy": FRACTION,
+        "shift_agreement": FRACTION,
+        "png_points_lost": Num(0, 100),
+        "plain_points_lost": Num(0, 100),
+        "ood": Record(
+            {
+                "floors": MapOf(FRACTION, 1000),
+                "per_class": Int(1, 10**6),
+                "seed": Int(0),
+                "version": Int(0, 10**6),
+                "earlier": MapOf(ListOf(Str(200), 1000), 100),
+            },
+            required=frozenset({"floors", "per_class", "seed", "version"}),
+        ),
+        "compare": Record(
+            {
+                "alpha": FRACTION,
+                "alpha_breakdown": FRACTION,
+                "max_net_loss": MapOf(Num(0), 1000),
+                "rule": Str(10_000),
+            },
+            required=frozenset({"alpha", "alpha_breakdown", "max_net_loss"}),
+        ),
+        "derivation": Plain(8),
+    },
+    required=REQUIRED_KEYS,
+)
+"""The thresholds file's declared structure (``schema.Record``), checked on load."""
+
+
 def load(path: Path | None = None) -> dict:
     """The thresholds file (``PATH`` by default), checked for its schema and keys."""
     path = PATH if path is None else Path(path)
     try:
         data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         reason = f"unreadable: {type(exc).__name__}"
         raise ThresholdsError(refusal(path, "a thresholds file", reason)) from None
     if not isinstance(data, dict):
@@ -61,18 +115,13 @@ def load(path: Path | None = None) -> dict:
     if data.get("schema") != SCHEMA:
         schema, found = data.get("schema"), it_is(path)
         raise ThresholdsError(f"{path}: schema {schema!r}, this version reads {SCHEMA}{found}")
-    missing = REQUIRED_KEYS - set(data)
-    classes = set(data.get("per_class", {}))
-    if missing or classes != {str(c) for c in range(10)}:
-        raise ThresholdsError(
-            f"{path}: missing keys {sorted(missing)} or per_class has {sorted(classes)} "
-            "instead of 0..9"
-        )
-    floors = data["ood"].get("floors") if isinstance(data["ood"], dict) else None
-    if not isinstance(floors, dict) or not all(
-        isinstance(v, int | float) and 0 <= v <= 1 for v in floors.values()
-    ):
-        raise ThresholdsError(f"{path}: ood.floors must map condition names to accuracies")
+    try:
+        SPEC.check(data, "thresholds")
+    except SchemaError as exc:
+        raise ThresholdsError(f"{path}: {exc}") from None
+    classes = set(data["per_class"])
+    if classes != {str(c) for c in range(10)}:
+        raise ThresholdsError(f"{path}: per_class has {sorted(classes)} instead of 0..9")
     return data
 
 

@@ -23,7 +23,7 @@ def test_the_shipped_file_loads_with_ten_per_class_bars() -> None:
         ("{not json", "unreadable"),
         ("[1, 2]", "is not a thresholds file"),
         ('{"schema": 3}', "schema 3"),
-        (f'{{"schema": {thresholds.SCHEMA}}}', "missing keys"),
+        (f'{{"schema": {thresholds.SCHEMA}}}', "thresholds: missing "),
     ],
     ids=["missing", "not-json", "a-list", "old-schema", "no-keys"],
 )
