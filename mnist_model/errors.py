@@ -17,6 +17,7 @@ class TrainingError(MnistModelError):
     """Training could not continue (for example a non-finite loss)."""
 
 
-class WriteError(MnistModelError):
+class WriteError(MnistModelError, OSError):
     """An output cannot be written: not a file (a folder, a device, a FIFO), its folder is
-    not writable, or the disk filled up. What was there before is unchanged."""
+    not writable, or the disk filled up. What was there before is unchanged. An OSError
+    too, so that a best-effort writer (a cache) that forgives one forgives this."""

@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import sys
+import zipfile
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -571,12 +572,39 @@ def _content_hash(arrays, labels, condition, refused) -> str:
     return digest.hexdigest()
 
 
+CACHE_MEMBERS = ("arrays", "labels", "condition", "refused", "names", "sha256")
+CACHE_LIMIT = 2**30
+"""The most bytes an array of the prepared suite's cache may declare (the suite's own are
+under 20 MB): a larger one is not allocated, and the suite is prepared again."""
+
+
+def _declared_sizes(path: Path) -> dict[str, int]:
+    """The bytes each array of an .npz file declares in its header, read without loading
+    it; ValueError if a header is broken or declares more than the file holds."""
+    sizes = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            with archive.open(info) as member:
+                fmt = np.lib.format
+                version = fmt.read_magic(member)
+                read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+                shape, _, dtype = read(member)
+                held = info.file_size - member.tell()  # the bytes after the header
+            size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if size > held or size > CACHE_LIMIT:
+                raise ValueError(f"{info.filename} declares {size:,} bytes")
+            sizes[info.filename.removesuffix(".npy")] = size
+    return sizes
+
+
 def _read_cache(path: Path, names: tuple[str, ...]) -> PreparedSuite | None:
     try:
+        if set(_declared_sizes(path)) != set(CACHE_MEMBERS):
+            raise ValueError("other arrays than the prepared suite's")
         with np.load(path, allow_pickle=False) as data:
             parts = [data[k] for k in ("arrays", "labels", "condition", "refused")]
             stored, stored_names = str(data["sha256"]), tuple(str(n) for n in data["names"])
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         log.info("ood: the prepared suite %s is unreadable (%s); preparing it again", path, exc)
         return None
     if stored != _content_hash(*parts) or stored_names != names:

@@ -42,6 +42,7 @@ from mnist_model.config import (
 )
 from mnist_model.optim import NesterovSGD
 from mnist_model.run.timing import interleaved_medians
+from mnist_model.schema import Int, MapOf, Num, Record, SchemaError, Str
 
 log = logging.getLogger(__name__)
 
@@ -149,14 +150,40 @@ def measure(
         )
 
 
+CACHE_LIMIT = 2**20
+"""An arithmetic cache larger than this (bytes) is not read, but rebuilt."""
+CACHE = Record(
+    {
+        "schema": Int(),
+        "entries": MapOf(
+            Record(
+                {
+                    "precision": Str(50),
+                    "layout": Str(50),
+                    "source": Str(50),
+                    "images_per_second": MapOf(Num(0), 100),
+                    "measured_at": Str(100),
+                }
+            ),
+            1000,
+            key=Str(1000),
+        ),
+    },
+    required=frozenset({"schema", "entries"}),
+)
+"""The arithmetic cache's declared structure; a file that breaks it is measured again."""
+
+
 def _read_cache(path: Path) -> dict:
     """The cache's entries; a missing, unreadable, foreign or stale file gives {} and, for
     the last three, one log line (the file is then rewritten by the next measurement)."""
     if not path.is_file():
         return {}
     try:
+        if path.stat().st_size > CACHE_LIMIT:
+            raise ValueError(f"{path.stat().st_size} bytes")
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         log.info(
             "arithmetic cache %s is unreadable (%s): measuring again", path, type(exc).__name__
         )
@@ -171,6 +198,11 @@ def _read_cache(path: Path) -> dict:
             data.get("schema"),
             CACHE_SCHEMA,
         )
+        return {}
+    try:
+        CACHE.check(data, "arithmetic cache")
+    except SchemaError as exc:
+        log.info("%s: %s: measuring again", path, exc)
         return {}
     return data["entries"]
 

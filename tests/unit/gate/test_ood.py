@@ -195,3 +195,27 @@ def test_the_ablation_table_has_a_column_per_preprocessing() -> None:
     assert lines[0].split() == ["condition", "default", "without-mask"]
     assert lines[1].split() == ["clean", "99.0%", "50.0%"]
     assert lines[-1].split() == ["mean", "89.50%", "37.50%"]
+
+
+def _npz_declaring(path, shape) -> None:
+    """An .npz whose arrays member declares ``shape`` of uint8 but holds 8 bytes."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": shape}
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("arrays.npy", header.getvalue() + bytes(8))
+
+
+@pytest.mark.parametrize("shape", [(10**13,), (10**6, 10**6), (9,)], ids=["10tb", "1tb", "9"])
+def test_a_cache_declaring_more_than_it_holds_is_prepared_again_not_allocated(
+    tmp_path, shape
+) -> None:
+    path = tmp_path / "suite.npz"
+    _npz_declaring(path, shape)
+    assert ood._read_cache(path, ("clean",)) is None
+    with pytest.raises(ValueError, match="declares"):
+        ood._declared_sizes(path)

@@ -236,3 +236,22 @@ def test_a_recorded_arithmetic_round_trips_and_describes_itself() -> None:
     text = chosen.describe()
     assert text.startswith("float32, channels_last (measured")
     assert text.index("fp32/channels_last 11,000") < text.index("bf16/channels_last 1,100")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        json.dumps({"schema": arithmetic.CACHE_SCHEMA, "entries": {"k": "bf16"}}),
+        json.dumps({"schema": arithmetic.CACHE_SCHEMA, "entries": {"k": {"precision": ["bf16"]}}}),
+        json.dumps({"schema": arithmetic.CACHE_SCHEMA, "entries": {"k": {"x": 1}}, "y": 2}),
+        " " * (arithmetic.CACHE_LIMIT + 1),
+    ],
+    ids=["nested", "entry-a-string", "precision-a-list", "unknown-fields", "huge"],
+)
+def test_a_cache_that_breaks_its_structure_is_measured_again(tmp_path, content, caplog) -> None:
+    path = tmp_path / "arithmetic.json"
+    path.write_text(content)
+    with caplog.at_level(logging.INFO):
+        assert arithmetic._read_cache(path) == {}
+    assert "measuring again" in caplog.text
