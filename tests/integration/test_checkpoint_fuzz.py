@@ -164,7 +164,17 @@ def test_every_schema_violation_is_one_line_from_every_reader(good, capsys) -> N
     value its spec refuses (another type, too long, too deep, not finite), and each
     required field left out. Every reader refuses each in one line with exit 2 and
     writes nothing. The quick tier gives each variant one reader, in turns;
-    ``MNIST_MODEL_FUZZ_EXAMPLES`` set (the slow tier's size) gives it every reader."""
+    ``MNIST_MODEL_FUZZ_EXAMPLES`` set gives it every reader, as the slow tier does."""
+    _schema_fuzz(good, capsys, every_reader=bool(EXAMPLES))
+
+
+@pytest.mark.slow
+def test_every_schema_violation_from_every_reader_in_full(good, capsys) -> None:
+    """The slow tier's size of the fuzz above: every variant through every reader."""
+    _schema_fuzz(good, capsys, every_reader=True)
+
+
+def _schema_fuzz(good, capsys, *, every_reader: bool) -> None:
     from mnist_model.checkpoint import CHECKPOINT
 
     source, image, folder = good
@@ -175,7 +185,7 @@ def test_every_schema_violation_is_one_line_from_every_reader(good, capsys) -> N
     for i, (where, broken) in enumerate(variants):
         path = folder / "broken.pt"
         torch.save(broken, path)
-        readers = SCHEMA_READERS if EXAMPLES else [SCHEMA_READERS[i % len(SCHEMA_READERS)]]
+        readers = SCHEMA_READERS if every_reader else [SCHEMA_READERS[i % len(SCHEMA_READERS)]]
         for reader in readers:
             out = folder / f"schema-{reader}"
             extra = {
