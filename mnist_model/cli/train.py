@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import logging
 from pathlib import Path
 
@@ -16,9 +17,11 @@ from mnist_model.errors import MnistModelError
 log = logging.getLogger("mnist_model")
 
 
+@functools.cache
 def field_docs(cls: type) -> dict[str, str]:
     """Each dataclass field's docstring (the string right after it in the source), on one
-    line: the meaning its flag's help shows."""
+    line: the meaning its flag's help shows. Read once per class: parsing the source is
+    most of the time the command line takes to build."""
     import ast
     import inspect
     import textwrap
