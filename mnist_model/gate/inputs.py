@@ -146,6 +146,8 @@ def read_predictions(path: Path, inputs: GateInputs) -> dict[str, torch.Tensor]:
     from mnist_model.gate.measure import SETS, judged_images
 
     try:
+        if zipfile.is_zipfile(path):  # sizes as declared, before anything is allocated
+            ood.declared_sizes(path)
         with open(path, "rb") as fh:
             archive = np.load(fh, allow_pickle=False)
             if not isinstance(archive, np.lib.npyio.NpzFile):

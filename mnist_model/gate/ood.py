@@ -578,7 +578,7 @@ CACHE_LIMIT = 2**30
 under 20 MB): a larger one is not allocated, and the suite is prepared again."""
 
 
-def _declared_sizes(path: Path) -> dict[str, int]:
+def declared_sizes(path: Path) -> dict[str, int]:
     """The bytes each array of an .npz file declares in its header, read without loading
     it; ValueError if a header is broken or declares more than the file holds."""
     sizes = {}
@@ -599,7 +599,7 @@ def _declared_sizes(path: Path) -> dict[str, int]:
 
 def _read_cache(path: Path, names: tuple[str, ...]) -> PreparedSuite | None:
     try:
-        if set(_declared_sizes(path)) != set(CACHE_MEMBERS):
+        if set(declared_sizes(path)) != set(CACHE_MEMBERS):
             raise ValueError("other arrays than the prepared suite's")
         with np.load(path, allow_pickle=False) as data:
             parts = [data[k] for k in ("arrays", "labels", "condition", "refused")]

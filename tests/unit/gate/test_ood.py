@@ -218,4 +218,4 @@ def test_a_cache_declaring_more_than_it_holds_is_prepared_again_not_allocated(
     _npz_declaring(path, shape)
     assert ood._read_cache(path, ("clean",)) is None
     with pytest.raises(ValueError, match="declares"):
-        ood._declared_sizes(path)
+        ood.declared_sizes(path)

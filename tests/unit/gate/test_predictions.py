@@ -132,3 +132,18 @@ def test_a_file_that_is_not_an_npz_is_one_line(inputs, tmp_path, content) -> Non
     path.write_bytes(content)
     with pytest.raises(MnistModelError, match="not a readable .npz"):
         read_predictions(path, inputs)
+
+
+def test_an_array_declaring_terabytes_is_refused_before_it_is_allocated(inputs, tmp_path) -> None:
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (10**12, 10)}
+    )
+    path = tmp_path / "predictions.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("test.npy", header.getvalue() + bytes(40))
+    with pytest.raises(MnistModelError, match="not a readable .npz .*declares"):
+        read_predictions(path, inputs)
