@@ -21,3 +21,13 @@ class WriteError(MnistModelError, OSError):
     """An output cannot be written: not a file (a folder, a device, a FIFO), its folder is
     not writable, or the disk filled up. What was there before is unchanged. An OSError
     too, so that a best-effort writer (a cache) that forgives one forgives this."""
+
+
+class ImageError(MnistModelError):
+    """An image that cannot be read or holds no digit."""
+
+
+class NotOneDigit(ImageError):
+    """An image that holds no single digit: several marks of comparable size, none that
+    looks like a digit, or one the model cannot read with confidence. ``predict`` reports
+    it apart from unreadable files (its own exit status)."""

@@ -23,6 +23,19 @@ from mnist_model.schema import Int, ListOf, MapOf, Num, Plain, Record, SchemaErr
 SCHEMA = 1
 SECTIONS = frozenset({"schema", "model", "test", "shift_agreement", "baseline_correct", "ood"})
 """What every evidence record holds (``record``)."""
+REFUSAL_KEYS = (
+    "grid",
+    "test_sure",
+    "test_total",
+    "digits_sure",
+    "digits_total",
+    "not_a_digit_refused",
+    "not_a_digit_total",
+)
+"""A record's ``refusal`` section (suite version 4 on): at each confidence of ``grid``, the
+test images the model is at least that sure of, the suite's digit pictures predict would
+answer (not refused by the preprocessing, and that sure), and the pictures of no single
+digit it would refuse (by the preprocessing, or less sure)."""
 COUNT = Int(0, 10**8)
 TOTAL = Int(1, 10**8)
 TEST = Record(
@@ -56,6 +69,18 @@ RECORD = Record(
             },
             required=frozenset({"version", "per_class", "seed", "correct", "total"}),
         ),
+        "refusal": Record(
+            {
+                "grid": ListOf(Num(0, 1), 100),
+                "test_sure": ListOf(COUNT, 100),
+                "test_total": TOTAL,
+                "digits_sure": ListOf(COUNT, 100),
+                "digits_total": TOTAL,
+                "not_a_digit_refused": ListOf(COUNT, 100),
+                "not_a_digit_total": TOTAL,
+            },
+            required=frozenset(REFUSAL_KEYS),
+        ),
     },
     required=SECTIONS,
     extra=Plain(4, 1000),
@@ -77,6 +102,7 @@ def record(
     ood: dict[str, tuple[int, int]],
     ood_suite: dict,
     plain: dict[str, tuple[int, int]] | None = None,
+    refusal: dict | None = None,
 ) -> dict:
     """One model's evidence: its provenance and every figure the gate judges, as counts.
 
@@ -85,7 +111,9 @@ def record(
     describes (version, per_class, seed), and ``plain`` the same through the plain
     preprocessing (kept beside the floors' figures, not one of them)."""
     extra = {} if plain is None else {"plain_correct": {k: c for k, (c, _) in plain.items()}}
+    sections = {} if refusal is None else {"refusal": refusal}
     return {
+        **sections,
         "schema": SCHEMA,
         "model": provenance,
         "test": test_counts(test),
@@ -140,6 +168,9 @@ def load_evidence(paths: list[Path]) -> list[dict]:
         except SchemaError as exc:
             raise EvidenceError(f"{file}: {exc}") from None
         ood = data["ood"]
+        lengths = {len(v) for k, v in data.get("refusal", {}).items() if k in REFUSAL_LISTS}
+        if len(lengths) > 1:
+            raise EvidenceError(f"{file}: evidence.refusal lists of different lengths")
         if set(ood["correct"]) != set(ood["total"]) or not set(ood.get("plain_correct", {})) <= set(
             ood["total"]
         ):
@@ -149,9 +180,33 @@ def load_evidence(paths: list[Path]) -> list[dict]:
     return records
 
 
-def figures(rec: dict) -> dict[str, tuple[float, int | None]]:
+REFUSAL_LISTS = ("grid", "test_sure", "digits_sure", "not_a_digit_refused")
+REFUSAL_CHECKS = {
+    "test": ("test_sure", "test_total"),
+    "digits": ("digits_sure", "digits_total"),
+    "not_a_digit": ("not_a_digit_refused", "not_a_digit_total"),
+}
+"""The refusal checks: the MNIST test digits answered, the suite's digit pictures answered,
+and the suite's pictures of no single digit refused, each at the derived confidence."""
+
+
+def refusal_figures(rec: dict, confidence: float | None) -> dict[str, tuple[int, int]]:
+    """``{refusal/NAME: (count, n)}`` at ``confidence`` (one of the record's grid), or
+    nothing for a record without that confidence or without a refusal section."""
+    section = rec.get("refusal")
+    if confidence is None or section is None or confidence not in section["grid"]:
+        return {}
+    k = section["grid"].index(confidence)
+    return {
+        f"refusal/{name}": (section[counts][k], section[total])
+        for name, (counts, total) in REFUSAL_CHECKS.items()
+    }
+
+
+def figures(rec: dict, confidence: float | None = None) -> dict[str, tuple[float, int | None]]:
     """``{check: (value, n)}``: a count of correct pictures out of n, or a value with
-    n None (the test loss, the margin over the pixel regression)."""
+    n None (the test loss, the margin over the pixel regression); with ``confidence``,
+    the refusal counts at it too (``refusal_figures``)."""
     test = rec["test"]
     out: dict[str, tuple[float, int | None]] = {"overall": (test["correct"], test["total"])}
     for digit, (c, n) in enumerate(
@@ -165,7 +220,7 @@ def figures(rec: dict) -> dict[str, tuple[float, int | None]]:
         out[f"shift/{direction}"] = (agree, test["total"])
     for name, correct in rec["ood"]["correct"].items():
         out[f"ood/{name}"] = (correct, rec["ood"]["total"][name])
-    return out
+    return {**out, **refusal_figures(rec, confidence)}
 
 
 def counted_conditions(rec: dict, suite: dict, earlier: dict) -> set[str] | None:
@@ -182,8 +237,11 @@ def counted_conditions(rec: dict, suite: dict, earlier: dict) -> set[str] | None
     return None if shared is None else set(shared) & set(rec["ood"]["correct"])
 
 
-def table(records: list[dict], suite: dict, earlier: dict) -> list[dict]:
-    """Each record's figures, an earlier suite's conditions limited to those that count."""
+def table(
+    records: list[dict], suite: dict, earlier: dict, confidence: float | None = None
+) -> list[dict]:
+    """Each record's figures (with the refusal counts at ``confidence``), an earlier
+    suite's conditions limited to those that count."""
     table = []
     for rec in records:
         counted = counted_conditions(rec, suite, earlier)
@@ -192,8 +250,9 @@ def table(records: list[dict], suite: dict, earlier: dict) -> list[dict]:
             raise EvidenceError(
                 f"{rec['file']} scored the out-of-distribution suite {described}, not {suite}"
             )
+        found = figures(rec, confidence if counted == set(rec["ood"]["correct"]) else None)
         table.append(
-            {k: v for k, v in figures(rec).items() if not k.startswith("ood/") or k[4:] in counted}
+            {k: v for k, v in found.items() if not k.startswith("ood/") or k[4:] in counted}
         )
     return table
 

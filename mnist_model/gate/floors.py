@@ -46,6 +46,21 @@ meaningless); ``png_points_lost`` is how much the test set as PNG files through
 ``predict`` may lose against the in-memory evaluation, and ``plain_points_lost`` how far
 below the plain preprocessing predict's may be on a condition of the suite (both in
 points)."""
+CONFIDENCE_GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
+"""The confidences (the model's top softmax probability) at which a record counts what
+``predict`` would answer and refuse (``evidence.REFUSAL_KEYS``)."""
+MAX_FALSE_REFUSAL = 0.01
+"""``predict`` answers "no single digit" below a confidence chosen so that a good model of
+the recipe refuses at most this share of MNIST's test digits (``min_confidence``)."""
+REFUSAL_RULE = (
+    "predict refuses a picture whose top probability is below min_confidence: the highest "
+    "confidence of the grid at which the floors' rule, applied to the evidence models' "
+    "counts of test digits answered, gives a floor of at least (1 - max_false_refusal) of "
+    "the test set, so that a good model refuses at most that share of MNIST's test digits "
+    "but with probability alpha/K. At that confidence the same rule gives the floors of "
+    "the digits answered (test set; the suite's digit pictures, all conditions together) "
+    "and of the pictures of no single digit refused."
+)
 VARIANCE_CONFIDENCE = 0.90
 """The seed-to-seed variance is taken at this one-sided upper confidence bound."""
 RULE = (
@@ -152,6 +167,10 @@ def derive(
     if len({r["model"].get("recipe") for r in records}) != 1:
         raise EvidenceError("the evidence mixes models of different recipes")
     table = evidence.table(records, suite, earlier)
+    refusing = [r for r in records if r.get("refusal")]
+    checks_count = len(max(table, key=len)) + (len(evidence.REFUSAL_CHECKS) if refusing else 0)
+    confidence = min_confidence(records, suite, earlier, FAMILY_FALSE_ALARM / checks_count)
+    table = evidence.table(records, suite, earlier, confidence)
     names = list(max(table, key=len))
     if any(not set(t) <= set(names) for t in table):
         raise EvidenceError("the evidence records do not all measure the same checks")
@@ -177,7 +196,43 @@ def derive(
         records, checks, alpha, {**suite, "earlier": earlier}, evidence_folder, promises
     )
     data["compare"] = compare_bars(table)
+    if refusing:
+        data["refusal"] = {
+            "min_confidence": confidence,
+            "max_false_refusal": MAX_FALSE_REFUSAL,
+            "floors": {
+                name: checks[f"refusal/{name}"]["floor"]
+                for name in evidence.REFUSAL_CHECKS
+                if f"refusal/{name}" in checks
+            },
+            "rule": REFUSAL_RULE,
+        }
     return data
+
+
+def min_confidence(records: list[dict], suite: dict, earlier: dict, alpha: float) -> float | None:
+    """The highest confidence of the records' grid at which a good model refuses at most
+    ``MAX_FALSE_REFUSAL`` of the test digits but with probability ``alpha`` (the floors'
+    rule on the test digits answered; ``REFUSAL_RULE``); None if no record of this suite
+    counted refusals, or if even the grid's lowest refuses more."""
+    measured = [
+        r
+        for r in records
+        if r.get("refusal")
+        and evidence.counted_conditions(r, suite, earlier) == set(r["ood"]["correct"])
+    ]
+    if len(measured) < MIN_MODELS:
+        return None
+    grid = measured[0]["refusal"]["grid"]
+    if any(r["refusal"]["grid"] != grid for r in measured):
+        raise EvidenceError("the evidence records counted refusals at different confidences")
+    chosen = None
+    for k, confidence in enumerate(grid):
+        n = measured[0]["refusal"]["test_total"]
+        floor = count_floor([r["refusal"]["test_sure"][k] for r in measured], n, alpha)
+        if floor["floor_count"] >= (1 - MAX_FALSE_REFUSAL) * n:
+            chosen = confidence
+    return chosen
 
 
 def compare_bars(table: list[dict]) -> dict:

@@ -169,6 +169,27 @@ def shift_agreement(logits: dict[str, torch.Tensor]) -> dict[str, int]:
     return {d: int((logits[f"shift_{d}"].argmax(1) == base).sum()) for d in SHIFTS}
 
 
+def refusal_counts(logits: dict[str, torch.Tensor], suite) -> dict:
+    """What ``predict`` would answer and refuse at each confidence of
+    ``floors.CONFIDENCE_GRID`` (``evidence.REFUSAL_KEYS``): a picture is refused when the
+    preprocessing found no single digit in it or the model's top probability is lower."""
+    from mnist_model.gate.floors import CONFIDENCE_GRID
+    from mnist_model.predict import confidence
+
+    test, pictures = confidence(logits["test"]), confidence(logits["suite_default"])
+    digit = suite.labels >= 0
+    answered = [~suite.refused & (pictures >= t) for t in CONFIDENCE_GRID]
+    return {
+        "grid": list(CONFIDENCE_GRID),
+        "test_sure": [int((test >= t).sum()) for t in CONFIDENCE_GRID],
+        "test_total": len(test),
+        "digits_sure": [int((a & digit).sum()) for a in answered],
+        "digits_total": int(digit.sum()),
+        "not_a_digit_refused": [int((~a & ~digit).sum()) for a in answered],
+        "not_a_digit_total": max(1, int((~digit).sum())),
+    }
+
+
 def record_from_logits(
     logits: dict[str, torch.Tensor], inputs, *, provenance: dict | None = None
 ) -> dict:
@@ -186,6 +207,7 @@ def record_from_logits(
         ood=ood.counts(suite, default_predicted),
         ood_suite=inputs.description,
         plain=ood.counts(plain_suite, plain_predicted),
+        refusal=refusal_counts(logits, suite),
     )
     record["plain_pairs"] = plain_pairs(
         default_predicted == suite.labels,

@@ -28,13 +28,16 @@ from mnist_model.schema import (
 )
 
 PATH = Path(str(resources.files("mnist_model.gate").joinpath("thresholds.json")))
-SCHEMA = 6
+SCHEMA = 7
 """3: ``ood``, the out-of-distribution suite's floor per condition; 4: every floor derived
 from evidence (``derivation``), ``png_points_lost``, the suite's ``version``, and the
 champion/challenger gate's numbers (``compare``); 5: ``plain_points_lost`` and
 ``ood.earlier`` (the conditions an earlier suite version's evidence counts for); 6: the
 margin over the pixel regression is ``pixel_margin``, and the regression's own floor
-``min_pixel_regression_accuracy`` ("baseline" means only the accepted model)."""
+``min_pixel_regression_accuracy`` ("baseline" means only the accepted model); 7:
+``refusal``, the confidence below which ``predict`` answers "no single digit" and the
+floors of what it answers and refuses (optional: evidence without refusal counts derives
+none)."""
 REQUIRED_KEYS = frozenset(
     {
         "schema",
@@ -94,6 +97,15 @@ SPEC = Record(
                 "rule": Str(10_000),
             },
             required=frozenset({"alpha", "alpha_breakdown", "max_net_loss"}),
+        ),
+        "refusal": Record(
+            {
+                "min_confidence": Either((Nothing(), FRACTION)),
+                "max_false_refusal": FRACTION,
+                "floors": MapOf(FRACTION, 10),
+                "rule": Str(10_000),
+            },
+            required=frozenset({"min_confidence", "floors"}),
         ),
         "derivation": Plain(8),
     },

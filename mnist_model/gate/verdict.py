@@ -346,11 +346,33 @@ def _paired_checks(comparison: dict, bars: dict) -> list[Check]:
     return checks
 
 
+def _refusal_checks(rec: dict, bars: dict) -> list[Check]:
+    """At the derived confidence: the MNIST test digits and the suite's digit pictures
+    ``predict`` answers, and the pictures of no single digit it refuses, each at or above
+    its floor (none where the thresholds derive no refusal)."""
+    rules = bars.get("refusal") or {}
+    confidence = rules.get("min_confidence")
+    if confidence is None or not rules.get("floors"):
+        return []
+    found = evidence.refusal_figures(rec, confidence)
+    if not found:
+        why = f"the record counted no refusals at confidence {confidence}"
+        return [_not_applicable(f"refusal {name}", why) for name in rules["floors"]]
+    what = {"test": "answered", "digits": "answered", "not_a_digit": "refused"}
+    checks = []
+    for name, floor in rules["floors"].items():
+        count, n = found[f"refusal/{name}"]
+        note = f"{what[name]} at confidence {confidence}"
+        checks.append(_at_least(f"refusal {name}", count / n, floor, "evidence", "%", note))
+    return checks
+
+
 SECTIONS = (
     ("test", _test_checks),
     ("baseline_correct", _pixel_checks),
     ("shift_agreement", _shift_checks),
     ("ood", _ood_checks),
+    ("refusal", _refusal_checks),
     ("plain_pairs", _plain_checks),
     ("png", _png_checks),
     ("architecture", _architecture_checks),

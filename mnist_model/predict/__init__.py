@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mnist_model.errors import MnistModelError
+from mnist_model.errors import MnistModelError, NotOneDigit
 from mnist_model.formats.kinds import it_is
 from mnist_model.inference import inference_form
 from mnist_model.model import device_of, normalize
@@ -50,9 +50,25 @@ def load_model(
     return load_any(path, model_class=model_class, input_scale=input_scale).model
 
 
+def confidence(logits: torch.Tensor) -> np.ndarray:
+    """Each row's top softmax probability (float64), the figure a refusal is decided on."""
+    return logits.double().softmax(1).max(1).values.cpu().numpy()
+
+
+def unsure(prediction: Prediction, min_confidence: float | None) -> str | None:
+    """Why ``predict`` will not answer with ``prediction`` (None: it answers)."""
+    if min_confidence is None or prediction.probability >= min_confidence:
+        return None
+    return (
+        f"unsure: {prediction.digit} at {100 * prediction.probability:.1f} %, below the "
+        f"{100 * min_confidence:g} % a digit needs"
+    )
+
+
 def read_image(path: str | os.PathLike[str]):
-    """Open an image file with Pillow, refusing huge or unreadable files with ImageError."""
-    from PIL import Image, UnidentifiedImageError
+    """Open an image file with Pillow, refusing huge or unreadable files with ImageError;
+    a photo's EXIF orientation is applied (a phone stores pixels sideways and says so)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     if path.is_dir():
@@ -67,7 +83,7 @@ def read_image(path: str | os.PathLike[str]):
                     f"{path}: {width}x{height} pixels is over the {MAX_PIXELS:,}-pixel limit"
                 )
             image.load()
-            return image.copy()
+            return ImageOps.exif_transpose(image)
     except ImageError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
@@ -115,11 +131,16 @@ def predict_files(
     *,
     batch_size: int = 256,
     preprocessing: str = "default",
+    min_confidence: float | None = None,
 ) -> list[dict]:
-    """One row per file, in order: ``{"image", "digit", "probability", "top3"}``, or
-    ``{"image", "error"}`` (a one-line message naming the file) for a file that cannot be
-    read or holds no digit. Readable files are preprocessed one by one (``preprocessing``)
-    and then run through the model (folded once) in batches."""
+    """One row per file, in order. A file read as one digit gives ``{"image", "digit",
+    "probability", "top3", "refused": None}``; one that holds no single digit gives
+    ``"refused"``, a one-line reason: several marks, none like a digit (the
+    preprocessing: no ``digit``), or a top probability below ``min_confidence`` (the
+    model's guess stays in the row). A file that cannot be read gives ``{"image",
+    "error"}``, a one-line message naming it. Readable files are preprocessed one by one
+    (``preprocessing``) and then run through the model (folded once) in batches; each
+    readable row keeps its 28x28 input under the private key ``"_array"`` (``save``)."""
     to_mnist_array = PREPROCESSINGS[preprocessing]
     net = inference_form(model.eval())
     rows: list[dict] = []
@@ -128,15 +149,43 @@ def predict_files(
     for path in paths:
         try:
             arrays.append(to_mnist_array(read_image(path)))
+        except NotOneDigit as exc:
+            rows.append({"image": str(path), "refused": str(exc)})
+            continue
         except ImageError as exc:
             message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
             rows.append({"image": str(path), "error": message})
             continue
         slots.append(len(rows))
-        rows.append({"image": str(path)})
+        rows.append({"image": str(path), "_array": arrays[-1]})
     for slot, prediction in zip(slots, predict_arrays(net, arrays, batch_size), strict=True):
-        rows[slot].update(prediction.to_dict())
+        rows[slot].update(prediction.to_dict(), refused=unsure(prediction, min_confidence))
     return rows
+
+
+def save(rows: list[dict], folder: Path) -> None:
+    """Write each row's 28x28 input as ``folder/NAME.png`` (the image's name, numbered
+    when two share it) and record the path in the row as ``"preprocessed"``; drop the
+    private ``"_array"``."""
+    from PIL import Image
+
+    from mnist_model.atomic import atomic_path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    taken: set[str] = set()
+    for row in rows:
+        array = row.pop("_array", None)
+        if array is None:
+            continue
+        stem, k = Path(row["image"]).stem or "image", 1
+        name = f"{stem}.png"
+        while name in taken:
+            k += 1
+            name = f"{stem}-{k}.png"
+        taken.add(name)
+        with atomic_path(folder / name) as tmp:
+            Image.fromarray(array).save(tmp, format="PNG")
+        row["preprocessed"] = str(folder / name)
 
 
 def predict_arrays(

@@ -90,10 +90,19 @@ def test_predict_cli_returns_each_class_from_rendered_test_digits(
             )
         )
         expected.append(digit)
-    proc = run_cli("predict", *map(str, paths), "--checkpoint", str(checkpoint), "--json")
+    proc = run_cli(
+        "predict",
+        *map(str, paths),
+        "--checkpoint",
+        str(checkpoint),
+        "--json",
+        "--min-confidence",
+        "0",  # a short training's model: its confidence is not judged here
+    )
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert [row["digit"] for row in rows] == expected
+    assert all(row["refused"] is None for row in rows)
     for row in rows:
         probabilities = [t["probability"] for t in row["top3"]]
         assert probabilities == sorted(probabilities, reverse=True)
@@ -114,14 +123,93 @@ def test_predict_reports_good_images_and_fails_on_bad_ones(checkpoint, small_tra
         str(tmp_path / "nope.png"),
         "--checkpoint",
         str(checkpoint),
+        "--min-confidence",
+        "0",
     )
-    assert proc.returncode == 2
+    assert proc.returncode == 2  # unreadable files outrank "no single digit" (3)
     assert "Traceback" not in proc.stderr
-    assert proc.stdout.startswith(str(good))
+    good_line, blank_line = proc.stdout.splitlines()
+    assert good_line.startswith(str(good))
+    assert (
+        blank_line
+        == f"{blank}: no single digit (blank image: no digit stands out from the background)"
+    )
     errors = proc.stderr.strip().splitlines()
-    assert len(errors) == 3 and all(e.startswith("mnist-model: error: ") for e in errors)
-    for path in (garbage, blank, tmp_path / "nope.png"):
+    assert len(errors) == 2 and all(e.startswith("mnist-model: error: ") for e in errors)
+    for path in (garbage, tmp_path / "nope.png"):
         assert any(str(path) in e for e in errors)
+
+
+def _pair(small_training, path: Path) -> Path:
+    """Two test digits side by side, dark on white: a number, not one digit."""
+    import numpy as np
+
+    a, b = (255 - small_training.test_x[i].numpy() for i in (0, 1))
+    Image.fromarray(np.hstack([a, b])).resize((112, 56)).save(path)
+    return path
+
+
+def test_predict_says_no_single_digit_with_its_own_exit_status(
+    checkpoint, small_training, tmp_path
+) -> None:
+    good = _save_test_digit(small_training.test_x[0], tmp_path / "good.png", invert=True, size=56)
+    pair = _pair(small_training, tmp_path / "pair.png")
+    args = ("predict", str(good), str(pair), "--checkpoint", str(checkpoint))
+    proc = run_cli(*args, "--min-confidence", "0")
+    assert proc.returncode == 3 and proc.stderr == ""
+    assert proc.stdout.splitlines()[1] == (
+        f"{pair}: no single digit (2 marks of comparable size, not one digit)"
+    )
+    rows = json.loads(run_cli(*args, "--min-confidence", "0", "--json").stdout)
+    assert rows[0]["refused"] is None and "digit" in rows[0]
+    assert rows[1] == {"image": str(pair), "refused": rows[1]["refused"]}
+    # below the confidence asked for: refused, the model's guess kept beside the reason
+    unsure = json.loads(run_cli(*args, "--min-confidence", "1", "--json").stdout)[0]
+    assert unsure["refused"].startswith(f"unsure: {unsure['digit']} at ")
+    assert run_cli(*args, "--min-confidence", "1").returncode == 3
+
+
+def test_predict_shows_a_phone_photo_upright(checkpoint, small_training, tmp_path) -> None:
+    upright = _save_test_digit(small_training.test_x[2], tmp_path / "up.png", invert=True, size=84)
+    sideways = tmp_path / "sideways.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "turn 90 degrees clockwise to show": the pixels are stored turned back
+    with Image.open(upright) as image:
+        image.transpose(Image.Transpose.ROTATE_90).save(sideways, quality=95, exif=exif.tobytes())
+    out = tmp_path / "seen"
+    proc = run_cli(
+        "predict",
+        str(upright),
+        str(sideways),
+        "--checkpoint",
+        str(checkpoint),
+        "--json",
+        "--min-confidence",
+        "0",
+        "--save-preprocessed",
+        str(out),
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert rows[0]["digit"] == rows[1]["digit"]
+    import numpy as np
+
+    seen = [np.asarray(Image.open(row["preprocessed"]), dtype=float) for row in rows]
+    assert seen[0].shape == (28, 28) and np.abs(seen[0] - seen[1]).mean() < 3  # JPEG's loss
+    assert sorted(p.name for p in out.iterdir()) == ["sideways.png", "up.png"]
+
+
+def test_save_preprocessed_refuses_a_file_where_the_folder_goes(
+    checkpoint, small_training, tmp_path
+) -> None:
+    good = _save_test_digit(small_training.test_x[0], tmp_path / "good.png", invert=True, size=56)
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    proc = run_cli(
+        "predict", str(good), "--checkpoint", str(checkpoint), "--save-preprocessed", str(taken)
+    )
+    assert proc.returncode == 2 and proc.stdout == "" and taken.read_text() == "mine"
+    assert proc.stderr.startswith("mnist-model: error: ") and len(proc.stderr.splitlines()) == 1
 
 
 def test_predict_refuses_a_checkpoint_that_is_not_one(tmp_path, small_training):

@@ -230,3 +230,65 @@ def test_the_rule_keeps_its_false_alarm_rate_on_a_known_distribution(p, sd, n) -
         else:
             misses.append(scipy_stats.binom.cdf(floor - 1, n, p))
     assert float(np.mean(misses)) <= alpha
+
+
+def _refusing(sure_at_095: int, *, old: int = 0) -> list[dict]:
+    """Ten records of this suite with refusal counts (a grid of three confidences), and
+    ``old`` of an earlier suite without them."""
+    records = synthetic([9950 + i % 5 for i in range(10 + old)])
+    for i, rec in enumerate(records[:10]):
+        rec["refusal"] = {
+            "grid": [0.5, 0.9, 0.95],
+            "test_sure": [10_000, 9_950 - i % 3, sure_at_095 - i % 3],
+            "test_total": 10_000,
+            "digits_sure": [990, 980 - i % 4, 950],
+            "digits_total": 1_000,
+            "not_a_digit_refused": [400, 600 + i % 5, 700],
+            "not_a_digit_total": 1_000,
+        }
+    for rec in records[10:]:
+        rec["ood"] = {**rec["ood"], "version": SUITE["version"] - 1}
+    return records
+
+
+def test_the_refusal_confidence_is_the_highest_that_keeps_false_refusals_rare() -> None:
+    # at 0.95 the models refuse 2 % of the test digits, at 0.9 half a percent: the 1 %
+    # promise holds at 0.9, not at 0.95
+    derived = calibration.derive(_refusing(9_800), suite=SUITE, evidence_folder="x")
+    refusal = derived["refusal"]
+    assert refusal["min_confidence"] == 0.9
+    assert refusal["max_false_refusal"] == calibration.MAX_FALSE_REFUSAL == 0.01
+    floors = refusal["floors"]
+    assert 0.99 <= floors["test"] < 0.9948 and 0.9 < floors["digits"] < 0.977
+    assert 0.5 < floors["not_a_digit"] < 0.6
+    # a model that answers fewer test digits at that confidence fails, one that refuses
+    # the pictures of no single digit as often as the evidence passes
+    bars = {**json.loads(thresholds.PATH.read_text()), **derived}
+    good = _refusing(9_800)[0]
+    assert judge(good, bars)["refusal not_a_digit"].passed
+    bad = copy.deepcopy(good)
+    bad["refusal"]["test_sure"][1] = 9_800
+    assert not judge(bad, bars)["refusal test"].passed
+    # a record without refusal counts is not judged on them
+    assert "refusal test" not in judge(synthetic([9950])[0], bars)
+
+
+def test_no_refusal_is_derived_where_even_the_lowest_confidence_refuses_too_many() -> None:
+    records = _refusing(9_800)
+    for rec in records[:10]:
+        rec["refusal"]["test_sure"] = [9_700, 9_600, 9_500]
+    assert calibration.derive(records, suite=SUITE, evidence_folder="x")["refusal"] == {
+        "min_confidence": None,
+        "max_false_refusal": 0.01,
+        "floors": {},
+        "rule": calibration.REFUSAL_RULE,
+    }
+
+
+def test_records_of_an_earlier_suite_count_for_no_refusal() -> None:
+    records = _refusing(9_800, old=3)
+    derived = calibration.derive(
+        records, suite=SUITE, evidence_folder="x", earlier={SUITE["version"] - 1: ["a"]}
+    )
+    assert derived["derivation"]["checks_detail"]["refusal/test"]["models"] == 10
+    assert derived["derivation"]["checks_detail"]["overall"]["models"] == 13

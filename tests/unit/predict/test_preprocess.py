@@ -164,7 +164,10 @@ def _where_each_step_acts() -> dict[str, np.ndarray]:
     faint[60:100, 20:30] = 200  # a faint mark apart from the digit
     grey_ink = np.where(page() < 128, 120.0, 255.0)
     grey_ink[40:43, 36:39] = 0  # one dark speck in grey strokes
+    on_desk = np.full((240, 320), 60.0)
+    on_desk[40:180, 90:230] = page(140)  # a page on a dark desk
     return {
+        "scene": on_desk,
         "polarity": half_shaded,
         "lighting": shaded,
         "denoise": noisy,
