@@ -80,6 +80,8 @@ def make_record(
 
 
 DIGITS = Str(10**7, chars="0123456789")
+PICTURES = Str(10**7, chars="-0123456789")
+"""A suite picture's prediction may be ``-``: the preprocessing found no single digit."""
 COUNT = Int(0, 10**8)
 RECORD = Record(
     {
@@ -97,7 +99,7 @@ RECORD = Record(
                 "per_class": Int(1, 10**6),
                 "seed": Int(0),
                 "version": Int(0, 10**6),
-                "predicted": DIGITS,
+                "predicted": PICTURES,
             },
             required=frozenset({"per_class", "seed", "version", "predicted"}),
         ),

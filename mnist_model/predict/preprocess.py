@@ -42,7 +42,7 @@ from PIL import Image, ImageFilter, ImageOps
 from scipy import ndimage
 
 from mnist_model.errors import ImageError, NotOneDigit
-from mnist_model.predict import scene
+from mnist_model.predict.scene import MIN_STROKE, digit_like, on_paper, single_mark
 
 MIN_CONTRAST = 32
 """A digit must differ from its background by at least this many grey levels (of 255)."""
@@ -110,7 +110,7 @@ def to_mnist_array(image, *, without: frozenset[str] = frozenset()) -> np.ndarra
         return np.uint8(np.clip(np.rint(grey), 0, 255))
     grey = _at_most(grey, WORK_SIDE)
     if "scene" not in without:
-        grey = scene.on_paper(grey)
+        grey = on_paper(grey)
     smooth = (
         np.asarray(
             Image.fromarray(np.uint8(np.clip(grey, 0, 255))).filter(ImageFilter.BoxBlur(1)),
@@ -135,8 +135,8 @@ def to_mnist_array(image, *, without: frozenset[str] = frozenset()) -> np.ndarra
         )
     ink = _digit_ink(ink, without)
     if "scene" not in without:
-        ink = scene.single_mark(ink)
-        scene.digit_like(ink)
+        ink = single_mark(ink)
+        digit_like(ink)
     support = ink > 0.2
     rows, cols = np.nonzero(support.any(1))[0], np.nonzero(support.any(0))[0]
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
@@ -163,7 +163,7 @@ def _digit_ink(ink: np.ndarray, without: frozenset[str]) -> np.ndarray:
         strong = float(np.percentile(ink[mask], 99)) if mask.any() else 0.0
     if strong * 255 < MIN_CONTRAST:
         raise NotOneDigit("blank image: no digit stands out from the background")
-    if strong < scene.MIN_STROKE and "scene" not in without:
+    if strong < MIN_STROKE and "scene" not in without:
         raise NotOneDigit(f"no mark: the darkest strokes darken the paper by {strong:.0%}")
     if "mask" in without:
         return np.clip(np.where(ruling, 0.0, ink) / strong, 0.0, 1.0)

@@ -340,11 +340,16 @@ def test_predict_any_images(tiny_checkpoint, kinds, as_json) -> None:
     assert "Traceback" not in err
     errors = err.strip().splitlines()
     assert all(line.startswith("mnist-model: error: ") for line in errors), err
-    assert code == (2 if errors else 0)
+    # a file that cannot be read: 2; else one with no single digit (a blank or flat one,
+    # or what the untrained model is unsure of): 3
+    refused = [line for line in stdout.splitlines() if "no single digit" in line]
+    assert code == (2 if errors else 3 if refused or as_json and '"refused": "' in stdout else 0)
     if as_json:
         rows = json.loads(stdout)
         assert [row["image"] for row in rows] == list(map(str, paths))
         assert sum("error" in row for row in rows) == len(errors)
+        assert all(("error" in row) != ("refused" in row) for row in rows)
+        assert {"flat", "tiny"}.isdisjoint({Path(r["image"]).stem for r in rows if "digit" in r})
 
 
 @pytest.mark.parametrize(
