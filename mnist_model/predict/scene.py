@@ -167,17 +167,23 @@ def _is_bar(box: tuple[slice, slice], shape: tuple[int, int]) -> bool:
     return across or down
 
 
-def _near(a: tuple[slice, slice], b: tuple[slice, slice], margin: float) -> bool:
-    """Whether box ``b`` comes within ``margin`` pixels of box ``a``."""
-    return all(b[k].start < a[k].stop + margin and a[k].start < b[k].stop + margin for k in (0, 1))
-
-
 def _piece(main: tuple[slice, slice], other: tuple[slice, slice], side: int) -> bool:
-    """Whether ``other`` is a piece of the digit in ``main`` (its longer side ``side``):
-    above or below it within ``STACKED`` of that side (a stroke broken across), or beside
-    it within ``GROUP_MARGIN`` (two digits side by side are a number)."""
-    stacked = other[1].start < main[1].stop and main[1].start < other[1].stop
-    return _near(main, other, (STACKED if stacked else GROUP_MARGIN) * side)
+    """Whether ``other`` is a piece of the digit in ``main`` (its longer side ``side``): no
+    larger than the digit either way, and its box overlapping the digit's over a quarter of
+    the narrower one's width (a 5's detached flag), or its columns within the digit's, give or take ``GROUP_MARGIN`` of ``side``,
+    and its rows at most ``STACKED`` of it above or below (a stroke broken across). Two
+    digits side by side are a number, not pieces of one; a UI's frame is larger than any
+    digit."""
+    size = [s.stop - s.start for s in main]
+    if any(o.stop - o.start > 1.2 * n for o, n in zip(other, size, strict=True)):
+        return False
+    shared = min(other[1].stop, main[1].stop) - max(other[1].start, main[1].start)
+    narrower = min(other[1].stop - other[1].start, size[1])
+    if other[0].start < main[0].stop and main[0].start < other[0].stop and shared >= narrower / 4:
+        return True
+    margin, gap = GROUP_MARGIN * side, STACKED * side
+    within = other[1].start >= main[1].start - margin and other[1].stop <= main[1].stop + margin
+    return within and other[0].start < main[0].stop + gap and main[0].start < other[0].stop + gap
 
 
 def single_mark(ink: np.ndarray, support: float = 0.2) -> np.ndarray:
@@ -198,8 +204,10 @@ def single_mark(ink: np.ndarray, support: float = 0.2) -> np.ndarray:
     if not marks:
         raise NotOneDigit("no digit-like mark: only straight lines or specks")
     edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    inside = [i for i in marks if _whole(i, boxes[i], edge)]
-    pool = inside or marks
+    cut = {i: _cut(i, boxes[i], edge) for i in marks}
+    # whole marks, else those the frame cuts least (a digit reaching the border, not the
+    # dark band a shadow's edge leaves along it)
+    pool = [i for i in marks if cut[i] <= max(CUT, 2 * min(cut.values()))]
     main = max(pool, key=lambda i: masses[i])
     side = max(s.stop - s.start for s in boxes[main])
     group = [i for i in marks if i == main or _piece(boxes[main], boxes[i], side)]
@@ -211,13 +219,12 @@ def single_mark(ink: np.ndarray, support: float = 0.2) -> np.ndarray:
     return np.where(keep, ink, 0.0)
 
 
-def _whole(index: int, box: tuple[slice, slice], edge: np.ndarray) -> bool:
-    """Whether mark ``index`` (of box ``box``) is whole: it meets the frame (``edge``, the
-    labels along the picture's border) along at most ``CUT`` of its longer side. A
-    neighbour's edge is cut along its whole height; a digit whose tail reaches the border
-    only touches it."""
-    contact = int((edge == index + 1).sum())
-    return contact <= CUT * max(s.stop - s.start for s in box)
+def _cut(index: int, box: tuple[slice, slice], edge: np.ndarray) -> float:
+    """How much the frame cuts mark ``index`` (of box ``box``): the length along which it
+    meets the frame (``edge``, the labels along the picture's border) over its longer
+    side. A neighbour's edge is cut along its whole height (1 or more); a digit whose tail
+    reaches the border only touches it (``CUT`` or less: whole)."""
+    return int((edge == index + 1).sum()) / max(s.stop - s.start for s in box)
 
 
 def digit_like(ink: np.ndarray, support: float = 0.2) -> None:
