@@ -1,4 +1,4 @@
-""""No single digit" instead of a confident wrong answer (``predict``'s refusal): at the
+""" "No single digit" instead of a confident wrong answer (``predict``'s refusal): at the
 confidence the thresholds derive, the judged model must answer the MNIST test digits and
 the suite's digit pictures, and refuse the suite's pictures of no single digit (letters,
 numbers, shapes, empty pages, a screenshot's UI alone), each at least as often as its

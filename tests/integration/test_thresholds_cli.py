@@ -69,7 +69,9 @@ def test_check_passes_the_held_out_models(capsys) -> None:
 def test_check_fails_a_model_below_a_floor_and_names_the_check(tmp_path, capsys) -> None:
     from mnist_model.gate.ood import SUITE_VERSION
 
-    records = [json.loads(p.read_text()) for p in sorted((REPO / "evidence/holdout").glob("*.json"))]
+    records = [
+        json.loads(p.read_text()) for p in sorted((REPO / "evidence/holdout").glob("*.json"))
+    ]
     record = next(r for r in records if r["ood"]["version"] == SUITE_VERSION)
     record["ood"]["correct"]["shadow"] = 100
     record["test"]["per_class_correct"][6] -= 40

@@ -147,3 +147,29 @@ def test_without_the_scene_step_the_desk_decides_the_polarity() -> None:
     scene.paste(four(140), (90, 50))
     assert similar(to_mnist_array(scene), CLEAN)
     assert not similar(to_mnist_array(scene, without=frozenset({"scene"})), CLEAN)
+
+
+def test_pieces_of_one_digit_stay_together() -> None:
+    # a 5 whose flag came loose, and a 1 broken across: one digit each, kept whole
+    five = np.zeros((112, 112))
+    five[30:38, 50:100] = 1.0  # the flag, reaching right of the body
+    five[42:90, 26:76] = 0.0
+    five[42:48, 26:60] = 1.0
+    five[42:70, 26:32] = 1.0
+    five[64:70, 26:76] = 1.0
+    five[64:90, 70:76] = 1.0
+    five[84:90, 26:76] = 1.0
+    assert np.array_equal(single_mark(five), five)
+    one = np.zeros((112, 112))
+    one[20:50, 52:58] = 1.0
+    one[56:95, 52:58] = 1.0
+    assert np.array_equal(single_mark(one), one)
+
+
+def test_a_frame_around_the_digit_is_not_a_piece_of_it() -> None:
+    # a window's frame (an L of a side panel and a title bar) overlaps the digit's box
+    ink = 1 - np.asarray(four(), dtype=float) / 255
+    ink[0:4, :] = 1.0
+    ink[:, 0:4] = 1.0
+    kept = single_mark(ink)
+    assert kept[:, :4].max() == 0 and kept[:4].max() == 0 and kept.sum() > 0
