@@ -806,16 +806,16 @@ def cache_key(
     test_images: torch.Tensor, per_class: int, seed: int, preprocessing: str = "default"
 ) -> str:
     """What the prepared pictures depend on: the suite's version and draw, the test
-    digits, and the source of this module and of the preprocessing (an edit to either
-    prepares again)."""
-    from mnist_model.predict import preprocess
+    digits, and the source of this module and of the preprocessing, scene step included
+    (an edit to any prepares again)."""
+    from mnist_model.predict import preprocess, scene
 
     digest = hashlib.sha256()
     parts = (SUITE_VERSION, per_class, seed, np.__version__, Image.__version__)
     for part in parts + ((preprocessing,) if preprocessing != "default" else ()):
         digest.update(f"{part}|".encode())
     digest.update(test_images.cpu().numpy().tobytes())
-    for module in (sys.modules[__name__], preprocess):
+    for module in (sys.modules[__name__], preprocess, scene):
         digest.update(inspect.getsource(module).encode())
     return digest.hexdigest()[:16]
 
