@@ -63,15 +63,17 @@ BAR_LENGTH = 0.6
 """A straight bar runs over at least this share of the picture's side..."""
 BAR_RATIO = 8.0
 """...and is at least this many times longer than thick."""
-GROUP_MARGIN = 0.05
-"""Pieces beside the digit whose box comes within this share of its longer side are the
-digit's..."""
+GROUP_MARGIN = 0.2
+"""A small piece (``PIECE``) whose box comes within this share of the digit's longer side
+is the digit's..."""
+PIECE = (0.8, 0.6)
+"""...small: at most these shares of the digit's weight and of its height..."""
 STACKED = 0.2
-"""...and pieces above or below it (their columns overlapping) within this share."""
+"""...and so is a piece above or below it (their columns meeting) within this share."""
 SMALLEST = 0.05
 """A digit's longer side is at least this share of the picture's longer side: a smaller
 mark is a detail (a clock in a status bar, a key's letter), not the subject."""
-WIDEST = 3.0
+WIDEST = 4.0
 """A mark more than this many times wider than tall is a dash or a line, not a digit."""
 
 
@@ -169,23 +171,24 @@ def _is_bar(box: tuple[slice, slice], shape: tuple[int, int]) -> bool:
     return across or down
 
 
-def _piece(main: tuple[slice, slice], other: tuple[slice, slice], side: int) -> bool:
-    """Whether ``other`` is a piece of the digit in ``main`` (its longer side ``side``): no
-    larger than the digit either way, and its box overlapping the digit's over a quarter of
-    the narrower one's width (a 5's detached flag), or its columns within the digit's,
-    give or take ``GROUP_MARGIN`` of ``side``, and its rows at most ``STACKED`` of it above
-    or below (a stroke broken across). Two digits side by side are a number, not pieces of
-    one; a UI's frame is larger than any digit."""
-    size = [s.stop - s.start for s in main]
-    if any(o.stop - o.start > 1.2 * n for o, n in zip(other, size, strict=True)):
-        return False
+def _piece(main: tuple[slice, slice], other: tuple[slice, slice], small: bool) -> bool:
+    """Whether a mark whole in the frame, in box ``other``, is a piece of the digit in box
+    ``main``: the two boxes overlap over a quarter of the narrower one's width (a 3 in two
+    strokes); or its columns meet the digit's and it lies at most ``STACKED`` of the
+    digit's longer side above or below (a 1 broken across); or it is ``small`` (at most
+    ``PIECE`` of the digit's weight and height) and at most ``GROUP_MARGIN`` of that side
+    away (a 5's loose flag). Two digits side by side are neither: a number."""
+    side = max(s.stop - s.start for s in main)
+    rows = other[0].start < main[0].stop and main[0].start < other[0].stop
     shared = min(other[1].stop, main[1].stop) - max(other[1].start, main[1].start)
-    narrower = min(other[1].stop - other[1].start, size[1])
-    if other[0].start < main[0].stop and main[0].start < other[0].stop and shared >= narrower / 4:
+    narrower = min(other[1].stop - other[1].start, main[1].stop - main[1].start)
+    if rows and shared >= narrower / 4:
         return True
-    margin, gap = GROUP_MARGIN * side, STACKED * side
-    within = other[1].start >= main[1].start - margin and other[1].stop <= main[1].stop + margin
-    return within and other[0].start < main[0].stop + gap and main[0].start < other[0].stop + gap
+    gap = max(other[0].start - main[0].stop, main[0].start - other[0].stop)
+    if shared > 0 and gap <= STACKED * side:
+        return True
+    apart = max(gap, -shared)
+    return small and apart <= GROUP_MARGIN * side
 
 
 def single_mark(ink: np.ndarray, support: float = 0.2) -> np.ndarray:
@@ -211,8 +214,16 @@ def single_mark(ink: np.ndarray, support: float = 0.2) -> np.ndarray:
     # dark band a shadow's edge leaves along it)
     pool = [i for i in marks if cut[i] <= max(CUT, 2 * min(cut.values()))]
     main = max(pool, key=lambda i: masses[i])
-    side = max(s.stop - s.start for s in boxes[main])
-    group = [i for i in marks if i == main or _piece(boxes[main], boxes[i], side)]
+    whole = max(CUT, 2 * cut[main])  # marks the frame cuts more are no part of the digit
+    height = boxes[main][0].stop - boxes[main][0].start
+    small = {
+        i: masses[i] <= PIECE[0] * masses[main]
+        and boxes[i][0].stop - boxes[i][0].start <= PIECE[1] * height
+        for i in marks
+    }
+    group = [
+        i for i in marks if i == main or cut[i] <= whole and _piece(boxes[main], boxes[i], small[i])
+    ]
     weight = masses[group].sum()
     rivals = [i for i in pool if i not in group and masses[i] >= RIVAL * weight]
     if rivals:

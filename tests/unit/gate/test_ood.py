@@ -193,6 +193,21 @@ def test_the_cache_key_changes_with_what_the_pictures_depend_on(digits) -> None:
     assert key != ood.cache_key(changed, 100, 0)
 
 
+def test_the_cache_key_changes_with_the_scene_steps_code(digits, monkeypatch) -> None:
+    # an edit to predict/scene.py once left a stale prepared suite in use
+    import inspect
+
+    from mnist_model.predict import scene
+
+    images, _ = digits
+    key = ood.cache_key(images, 100, 0)
+    real = inspect.getsource
+    monkeypatch.setattr(
+        inspect, "getsource", lambda m: real(m) + ("# edited" if m is scene else "")
+    )
+    assert ood.cache_key(images, 100, 0) != key
+
+
 def test_the_table_shows_the_plain_preprocessing_beside_predicts() -> None:
     clean = Check("ood clean", 0.99, 0.9, ">=", "evidence", True)
     text = ood.table_text(
