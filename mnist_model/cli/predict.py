@@ -70,6 +70,7 @@ def predict(args: argparse.Namespace) -> int:
         images,
         preprocessing=args.preprocess,
         min_confidence=min_confidence(args),
+        keep_arrays=args.save_preprocessed is not None,
     )
     if args.save_preprocessed is not None:
         save(rows, args.save_preprocessed)

@@ -132,6 +132,7 @@ def predict_files(
     batch_size: int = 256,
     preprocessing: str = "default",
     min_confidence: float | None = None,
+    keep_arrays: bool = False,
 ) -> list[dict]:
     """One row per file, in order. A file read as one digit gives ``{"image", "digit",
     "probability", "top3", "refused": None}``; one that holds no single digit gives
@@ -139,8 +140,8 @@ def predict_files(
     preprocessing: no ``digit``), or a top probability below ``min_confidence`` (the
     model's guess stays in the row). A file that cannot be read gives ``{"image",
     "error"}``, a one-line message naming it. Readable files are preprocessed one by one
-    (``preprocessing``) and then run through the model (folded once) in batches; each
-    readable row keeps its 28x28 input under the private key ``"_array"`` (``save``)."""
+    (``preprocessing``) and then run through the model (folded once) in batches. With
+    ``keep_arrays``, each row keeps its 28x28 input under ``"_array"``, for ``save``."""
     to_mnist_array = PREPROCESSINGS[preprocessing]
     net = inference_form(model.eval())
     rows: list[dict] = []
@@ -157,7 +158,7 @@ def predict_files(
             rows.append({"image": str(path), "error": message})
             continue
         slots.append(len(rows))
-        rows.append({"image": str(path), "_array": arrays[-1]})
+        rows.append({"image": str(path), **({"_array": arrays[-1]} if keep_arrays else {})})
     for slot, prediction in zip(slots, predict_arrays(net, arrays, batch_size), strict=True):
         rows[slot].update(prediction.to_dict(), refused=unsure(prediction, min_confidence))
     return rows
@@ -170,8 +171,12 @@ def save(rows: list[dict], folder: Path) -> None:
     from PIL import Image
 
     from mnist_model.atomic import atomic_path
+    from mnist_model.errors import WriteError
 
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"cannot write {folder}: {exc.strerror or exc}") from None
     taken: set[str] = set()
     for row in rows:
         array = row.pop("_array", None)
