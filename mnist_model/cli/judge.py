@@ -154,9 +154,13 @@ def ood(args: argparse.Namespace) -> int:
     (with --ablate, also through the default without each step); several checkpoints are
     averaged, condition by condition. On the gate's suite every model is judged against
     the floors: exit 1 if any condition of any model is below its floor."""
+    import torch
+
+    from mnist_model.evaluate import predict_logits
     from mnist_model.gate import ood, thresholds
     from mnist_model.gate.inputs import suite_description
     from mnist_model.gate.verdict import judge
+    from mnist_model.model import normalize
     from mnist_model.predict.preprocess import STEPS
 
     per_class = positive("--per-class", args.per_class) or ood.PER_CLASS
@@ -170,7 +174,9 @@ def ood(args: argparse.Namespace) -> int:
             f"--per-class {per_class}: the test set has only {fewest} pictures of its rarest digit"
         )
     names = ["default", *(f"without-{s}" for s in STEPS if args.ablate), "plain"]
-    scores, counted = {}, []
+    bars = thresholds.load(args.thresholds)
+    sure = (bars.get("refusal") or {}).get("min_confidence")
+    scores, counted, refused = {}, [], {}
     for name in names:
         suite = ood.prepare(
             *test_xy,
@@ -179,18 +185,21 @@ def ood(args: argparse.Namespace) -> int:
             cache_dir=ood.cache_dir(root),
             preprocessing=name,
         )
-        each = [ood.counts(suite, ood.predictions(model, suite)) for model in models]
+        logits = [predict_logits(m, normalize(torch.from_numpy(suite.arrays))) for m in models]
+        each = [ood.counts(suite, ood.predicted(suite, x)) for x in logits]
         counted = counted or each
         scores[name] = {c: sum(e[c][0] / e[c][1] for e in each) / len(each) for c in suite.names}
+        if name == "default":
+            shares = [ood.refused(suite, x, sure) for x in logits]
+            refused = {c: sum(r[c] for r in shares) / len(shares) for c in suite.names}
     described = {**suite_description(), "per_class": per_class, "seed": args.suite_seed}
     checks = {}
     if described == suite_description():
-        bars = thresholds.load(args.thresholds)
         verdicts = [judge({"ood": _ood_section(described, each)}, bars) for each in counted]
         checks = {c: [v[f"ood {c}"] for v in verdicts] for c in scores["default"]}
     failed = any(not check.passed for group in checks.values() for check in group)
     if args.json:
-        extra = {n: scores[n] for n in names[1:]}
+        extra = {n: scores[n] for n in names[1:]} | {"refused": refused}
         if checks:
             extra["floors"] = {c: group[0].bound for c, group in checks.items()}
             extra["verdict"] = {c: _worst(group) for c, group in checks.items()}
@@ -198,7 +207,7 @@ def ood(args: argparse.Namespace) -> int:
     elif args.ablate:
         print(ood.columns_text(scores))
     else:
-        print(ood.table_text(scores["default"], checks, plain=scores["plain"]))
+        print(ood.table_text(scores["default"], checks, plain=scores["plain"], refused=refused))
     return EXIT_FAILED if failed else 0
 
 

@@ -962,6 +962,19 @@ def predictions(model: torch.nn.Module, suite: PreparedSuite) -> np.ndarray:
     return predicted(suite, predict_logits(model, normalize(torch.from_numpy(suite.arrays))))
 
 
+def refused(
+    suite: PreparedSuite, logits: torch.Tensor, min_confidence: float | None
+) -> dict[str, float]:
+    """``{condition: share of its pictures predict refuses}``: no single digit found by the
+    preprocessing, or the model's top probability below ``min_confidence``."""
+    from mnist_model.predict import confidence
+
+    unsure = suite.refused.copy()
+    if min_confidence is not None:
+        unsure |= confidence(logits) < min_confidence
+    return {name: float(unsure[suite.condition == i].mean()) for i, name in enumerate(suite.names)}
+
+
 def predicted(suite: PreparedSuite, logits: torch.Tensor) -> np.ndarray:
     """The digit of each picture's ``logits``; -1 where the preprocessing refused it."""
     return np.where(suite.refused, -1, logits.argmax(1).numpy())
@@ -1008,19 +1021,23 @@ def table_text(
     accuracies: dict[str, float],
     checks: dict[str, list] | None = None,
     plain: dict[str, float] | None = None,
+    refused: dict[str, float] | None = None,
 ) -> str:
     """One line per condition: accuracy, its floor and the verdict's pass or fail (with
     ``checks``: each condition's ``verdict.Check`` per judged model, failed if any
-    failed), the plain preprocessing's accuracy beside it (with ``plain``), and what the
-    condition is; then the means."""
+    failed), the plain preprocessing's accuracy beside it (with ``plain``), the share
+    ``predict`` refuses as no single digit (with ``refused``), and what the condition
+    is; then the means."""
     described = {c.name: c.description for c in CONDITIONS}
     side = f"{'plain':>8}" if plain else ""
+    side += f"{'refused':>9}" if refused else ""
     lines = [f"{'condition':<20}{'accuracy':>9}{'floor':>8}  verdict{side}  description"]
     for name, accuracy in accuracies.items():
         judged = (checks or {}).get(name)
         bar = "" if not judged else f"{100 * judged[0].bound:7.1f}%"
         verdict = "" if not judged else ("pass" if all(c.passed for c in judged) else "FAIL")
         other = f"{100 * plain[name]:7.1f}%" if plain else ""
+        other += f"{100 * refused[name]:8.1f}%" if refused else ""
         lines.append(
             f"{name:<20}{100 * accuracy:8.1f}%{bar:>8}  {verdict:<7}{other}  "
             f"{described.get(name, '')}"

@@ -252,6 +252,7 @@ def test_ood_ablate_scores_each_step_switched_off(checkpoint, mnist_root, tmp_pa
     assert proc.returncode == 0, proc.stderr
     scores = json.loads(proc.stdout)
     columns = ["plain", *(f"without-{step}" for step in STEPS)]
-    assert set(scores) == set(NAMES) | set(columns)
-    assert all(set(scores[c]) == set(NAMES) for c in columns)
+    assert set(scores) == set(NAMES) | set(columns) | {"refused"}
+    assert all(set(scores[c]) == set(NAMES) for c in [*columns, "refused"])
+    assert all(0 <= v <= 1 for v in scores["refused"].values())
     assert all(0 <= v <= 1 for c in columns for v in scores[c].values())

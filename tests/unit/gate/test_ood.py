@@ -127,6 +127,7 @@ def _border(a: np.ndarray) -> np.ndarray:
 
 
 SOME = tuple(c for c in ood.CONDITIONS if c.name in ("clean", "shadow"))
+SOME_NAMES = ("clean", "shadow")
 
 
 def test_score_is_an_accuracy_per_condition(digits) -> None:
@@ -226,6 +227,25 @@ def test_the_plain_suite_is_prepared_and_cached_apart(digits, tmp_path) -> None:
     assert len(list(tmp_path.glob("*.npz"))) == 2
     assert np.array_equal(default.labels, plain.labels)
     assert not np.array_equal(default.arrays, plain.arrays)
+
+
+def test_the_table_shows_what_predict_refuses(digits) -> None:
+    suite = ood.prepare(*digits, per_class=2, conditions=SOME, workers=1)
+    logits = torch.zeros(len(suite.arrays), 10)
+    logits[::2, 3] = 5.0  # half the pictures sure (top probability 0.94), half not (0.1)
+    by_scene = {
+        n: float(suite.refused[suite.condition == i].mean()) for i, n in enumerate(SOME_NAMES)
+    }
+    assert ood.refused(suite, logits, None) == by_scene
+    odd = np.arange(len(suite.arrays)) % 2 == 1
+    unsure = {
+        n: float((suite.refused | odd)[suite.condition == i].mean())
+        for i, n in enumerate(SOME_NAMES)
+    }
+    assert ood.refused(suite, logits, 0.6) == unsure and min(unsure.values()) >= 0.5
+    text = ood.table_text({"clean": 0.99, "shadow": 0.8}, refused={"clean": 0.5, "shadow": 0})
+    head, clean, *_ = text.splitlines()
+    assert "refused" in head and clean.split()[2] == "50.0%"
 
 
 def test_the_ablation_table_has_a_column_per_preprocessing() -> None:
