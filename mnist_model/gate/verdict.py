@@ -346,18 +346,29 @@ def _paired_checks(comparison: dict, bars: dict) -> list[Check]:
     return checks
 
 
+REFUSALS = tuple(evidence.REFUSAL_CHECKS)
+"""The refusal checks, by name (``refusal test``, ``refusal digits``, ``refusal not_a_digit``)."""
+
+
 def _refusal_checks(rec: dict, bars: dict) -> list[Check]:
     """At the derived confidence: the MNIST test digits and the suite's digit pictures
     ``predict`` answers, and the pictures of no single digit it refuses, each at or above
-    its floor (none where the thresholds derive no refusal)."""
+    its floor; not applicable where the thresholds derive no refusal or the record counted
+    none."""
     rules = bars.get("refusal") or {}
     confidence = rules.get("min_confidence")
     if confidence is None or not rules.get("floors"):
-        return []
+        why = (
+            "these thresholds' evidence counted no refusals"
+            if not rules
+            else "no confidence keeps a good model's false refusals under "
+            f"{rules.get('max_false_refusal', 0):.0%} of the test digits (their evidence)"
+        )
+        return [_not_applicable(f"refusal {name}", why) for name in REFUSALS]
     found = evidence.refusal_figures(rec, confidence)
     if not found:
         why = f"the record counted no refusals at confidence {confidence}"
-        return [_not_applicable(f"refusal {name}", why) for name in rules["floors"]]
+        return [_not_applicable(f"refusal {name}", why) for name in REFUSALS]
     what = {"test": "answered", "digits": "answered", "not_a_digit": "refused"}
     checks = []
     for name, floor in rules["floors"].items():

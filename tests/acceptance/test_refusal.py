@@ -11,13 +11,9 @@ import pytest
 pytestmark = pytest.mark.acceptance
 
 
-def test_the_thresholds_derive_a_refusal(thresholds) -> None:
-    refusal = thresholds["refusal"]
-    assert refusal["min_confidence"] is not None
-    assert set(refusal["floors"]) == {"test", "digits", "not_a_digit"}
-
-
 @pytest.mark.parametrize("check", ["test", "digits", "not_a_digit"])
 def test_what_predict_answers_and_refuses(verdict, check) -> None:
     found = verdict[f"refusal {check}"]
+    if not found.applicable:  # a user's thresholds whose evidence derives no refusal
+        pytest.skip(found.reason)
     assert found.passed, found.reason

@@ -271,6 +271,9 @@ def test_the_refusal_confidence_is_the_highest_that_keeps_false_refusals_rare() 
     assert not judge(bad, bars)["refusal test"].passed
     # a record without refusal counts is not judged on them
     assert "refusal test" not in judge(synthetic([9950])[0], bars)
+    # thresholds that derive no refusal leave the checks not applicable, saying why
+    unsure = judge(good, {**bars, "refusal": {**bars["refusal"], "min_confidence": None}})
+    assert not unsure["refusal test"].applicable and "no confidence" in unsure["refusal test"].note
 
 
 def test_no_refusal_is_derived_where_even_the_lowest_confidence_refuses_too_many() -> None:

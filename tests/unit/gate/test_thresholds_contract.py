@@ -60,3 +60,11 @@ def test_every_out_of_distribution_condition_is_gated() -> None:
     ood = acceptance_thresholds()["ood"]
     assert set(ood["floors"]) == {c.name for c in CONDITIONS}
     assert ood["per_class"] >= PER_CLASS
+
+
+def test_the_project_derives_a_refusal() -> None:
+    from mnist_model.gate import thresholds
+
+    refusal = thresholds.load()["refusal"]
+    assert refusal["min_confidence"] is not None and refusal["max_false_refusal"] == 0.01
+    assert set(refusal["floors"]) == {"test", "digits", "not_a_digit"}
