@@ -180,6 +180,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def model_config_from(payload: dict[str, Any], path: str | os.PathLike[str]) -> ModelConfig:
     raw = dict(payload["model_config"])
+    raw.setdefault("test_time_views", 1)  # saved before the field: a single view
     known = {f.name for f in dataclasses.fields(ModelConfig)}
     if set(raw) != known:
         raise CheckpointError(

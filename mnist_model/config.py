@@ -33,6 +33,8 @@ budget, and small enough that a crafted checkpoint cannot make MnistNet allocate
 gigabytes before its weights are compared."""
 MAX_BLOCKS = 16
 """The most convolutions a stage may have."""
+TEST_TIME_VIEWS = (1, 5, 9)
+"""The view sets ``ModelConfig.test_time_views`` may name (``model.VIEWS``)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,11 @@ class ModelConfig:
     stage2_channels: tuple[int, ...] = (16, 12)
     num_classes: int = 10
     dropout: float = 0.0
+    test_time_views: int = 5
+    """Views whose logits the eval-mode forward averages: 1 (the picture alone), 5 (also
+    the picture shifted one pixel up, down, left and right) or 9 (every shift of at most
+    one pixel). Training sees one view; a prediction costs this many forward passes
+    (docs/recipe.md, issue 40). Checkpoints saved before this field have 1."""
 
     def __post_init__(self) -> None:
         widths = (self.stem_channels, *self.stage1_channels, *self.stage2_channels)
@@ -61,6 +68,10 @@ class ModelConfig:
             raise ValueError(f"num_classes must be an integer >= 2, got {self.num_classes}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not _is_int(self.test_time_views) or self.test_time_views not in TEST_TIME_VIEWS:
+            raise ValueError(
+                f"test_time_views must be one of {TEST_TIME_VIEWS}, got {self.test_time_views!r}"
+            )
 
 
 @dataclass(frozen=True)

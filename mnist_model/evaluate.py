@@ -92,15 +92,16 @@ class EvalResult:
 
 @torch.inference_mode()
 def predict_logits(
-    model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000
+    model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000, views: int | None = None
 ) -> torch.Tensor:
     """Logits for normalised float images (N, 1, 28, 28), computed in eval mode, on CPU.
 
     An MnistNet runs in its folded inference form (``inference_form``): the same
-    predictions, logits within 1e-4, about twice as fast."""
+    predictions, logits within 1e-4, about twice as fast. ``views`` overrides an MnistNet's
+    test-time views (``ModelConfig.test_time_views``)."""
     was_training = model.training
     model.eval()
-    net = inference_form(model)
+    net = inference_form(model, views)
     device = device_of(model)
     try:
         chunks = [
@@ -118,12 +119,16 @@ def evaluate(
     labels: torch.Tensor,
     *,
     batch_size: int = 1000,
+    views: int | None = None,
 ) -> EvalResult:
-    """Evaluate ``model`` on ``images`` (uint8 (N, 28, 28) or normalised float) and labels."""
+    """Evaluate ``model`` on ``images`` (uint8 (N, 28, 28) or normalised float) and labels;
+    ``views`` overrides an MnistNet's test-time views."""
     if len(images) != len(labels) or len(images) == 0:
         raise ValueError(f"need as many labels as images (>0), got {len(images)} and {len(labels)}")
     inputs = normalize(images) if images.dtype == torch.uint8 else images
-    return result_from_logits(predict_logits(model, inputs, batch_size=batch_size), labels)
+    return result_from_logits(
+        predict_logits(model, inputs, batch_size=batch_size, views=views), labels
+    )
 
 
 def result_from_logits(logits: torch.Tensor, labels: torch.Tensor) -> EvalResult:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from mnist_model.model import ConvBlock, MnistNet, check_input
+from mnist_model.model import VIEWS, ConvBlock, MnistNet, average_views, check_input
 
 LOGIT_ATOL = 1e-4
 """How far the folded inference form's logits may be from the eager model's."""
@@ -55,10 +55,12 @@ def _fold_block(block: ConvBlock) -> list[nn.Module]:
 
 
 class FoldedNet(nn.Module):
-    """MnistNet with each block's BatchNorm folded into its convolution; eval-only."""
+    """MnistNet with each block's BatchNorm folded into its convolution; eval-only. It
+    averages the logits over the model's test-time views, or over ``views`` views."""
 
-    def __init__(self, model: MnistNet) -> None:
+    def __init__(self, model: MnistNet, views: int | None = None) -> None:
         super().__init__()
+        self.views = VIEWS[model.config.test_time_views if views is None else views]
         model = copy.deepcopy(model).eval()
         layers: list[nn.Module] = []
         for block in (model.stem, *model.stage1, *model.stage2):
@@ -69,20 +71,24 @@ class FoldedNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, finite=False)  # the cheap checks: no scan for NaN on the fast path
-        return self.layers(x)
+        return average_views(self.layers, x, self.views)
 
 
-def fold_for_inference(model: MnistNet, channels_last: bool = False) -> FoldedNet:
-    folded = FoldedNet(model)
+def fold_for_inference(
+    model: MnistNet, channels_last: bool = False, views: int | None = None
+) -> FoldedNet:
+    """``model`` folded; ``views`` overrides its ``config.test_time_views``."""
+    folded = FoldedNet(model, views)
     if channels_last:
         folded = folded.to(memory_format=torch.channels_last)
     return folded
 
 
-def inference_form(model: nn.Module) -> nn.Module:
+def inference_form(model: nn.Module, views: int | None = None) -> nn.Module:
     """What to run for predictions: an MnistNet's folded channels_last form (the fastest
     path `mnist-model bench` measured, with the eager model's predictions), any other
-    module as it is. Folding copies, so ``model`` itself is left alone."""
+    module as it is. Folding copies, so ``model`` itself is left alone. ``views``
+    overrides an MnistNet's test-time views (training's per-epoch look uses one)."""
     if isinstance(model, MnistNet):
-        return fold_for_inference(model, channels_last=True)
+        return fold_for_inference(model, channels_last=True, views=views)
     return model

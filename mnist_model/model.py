@@ -12,7 +12,10 @@ turns them into logits, so there is no large fully connected layer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from mnist_model.config import ModelConfig
@@ -28,6 +31,32 @@ MNIST_MEAN = 0.1307
 """Mean of the training pixels scaled to [0, 1] (the customary MNIST constant)."""
 MNIST_STD = 0.3081
 """Standard deviation of the training pixels scaled to [0, 1]."""
+
+
+BACKGROUND = (0.0 - MNIST_MEAN) / MNIST_STD
+"""A black pixel, normalised: what fills the border a shifted view uncovers."""
+VIEWS = {
+    1: ((0, 0),),
+    5: ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)),
+    9: tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)),
+}
+"""``ModelConfig.test_time_views`` -> the (dy, dx) pixel shifts of its views."""
+
+
+def average_views(
+    net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, views: tuple
+) -> torch.Tensor:
+    """The mean of ``net``'s logits over ``x`` (N, C, H, W) shifted by each (dy, dx) of
+    ``views`` (at most one pixel), the uncovered border filled with ``BACKGROUND``."""
+    if len(views) == 1 and views[0] == (0, 0):
+        return net(x)
+    height, width = x.shape[-2:]
+    padded = F.pad(x, (1, 1, 1, 1), value=BACKGROUND)
+    total = None
+    for dy, dx in views:
+        logits = net(padded[:, :, 1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width])
+        total = logits if total is None else total + logits
+    return total / len(views)
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
@@ -81,7 +110,14 @@ class MnistNet(nn.Module):
         self.gap = nn.AdaptiveAvgPool2d(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One view in training; in eval mode the mean over ``config.test_time_views``."""
         check_input(x, low_res=self.training)
+        if self.training:
+            return self.one_view(x)
+        return average_views(self.one_view, x, VIEWS[self.config.test_time_views])
+
+    def one_view(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits of ``x`` itself, unchecked."""
         x = self.stem(x)  # conv at 28x28, pooled: (N, C0, 14, 14) (20x20 in: 10x10)
         x = self.stage1(x)  # convs at 14x14, the last one pooled: (N, C1, 7, 7) (5x5)
         x = self.stage2(x)  # (N, C2, 7, 7)

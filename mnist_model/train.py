@@ -239,7 +239,8 @@ def _loop(run: _Run, train_xy, test_xy, state: dict | None, eval_batch_size: int
         epoch_start = time.perf_counter()
         loss_sum, correct = _epoch(run, epoch, images, labels, follow)
         train_seconds = time.perf_counter() - epoch_start
-        test = _evaluate_shard(run, test_inputs, test_xy[1], eval_batch_size)
+        views = test_views(run.judged, config, epoch)
+        test = _evaluate_shard(run, test_inputs, test_xy[1], eval_batch_size, views)
         record = {
             "epoch": epoch,
             "train_loss": loss_sum.item() / len(images),
@@ -250,6 +251,7 @@ def _loop(run: _Run, train_xy, test_xy, state: dict | None, eval_batch_size: int
                 config, (epoch - 1) * _steps(config, images), _total(config, images)
             ),
             "train_side": train_side(config, epoch),
+            "test_views": views,
             "train_seconds": train_seconds,
             "seconds": time.perf_counter() - epoch_start,
         }
@@ -277,6 +279,14 @@ def train_side(config: TrainConfig, epoch: int) -> int:
     ``config.low_res_epochs`` see them at 20x20 (``TrainConfig.low_res_fraction``), the rest
     at the full 28x28. Each epoch's history record keeps it (``train_side``)."""
     return LOW_RES_SIZE if epoch <= config.low_res_epochs else IMAGE_SHAPE[-1]
+
+
+def test_views(model: MnistNet, config: TrainConfig, epoch: int) -> int:
+    """The views 1-based ``epoch``'s test evaluation averages: one while training goes on
+    (a look at progress, at a single pass's cost), the model's own test-time views after
+    the last epoch, so the final figures are the judged model's. The history keeps it
+    (``test_views``)."""
+    return model.config.test_time_views if epoch == config.epochs else 1
 
 
 def _epoch(run: _Run, epoch: int, images, labels, follow) -> tuple[torch.Tensor, torch.Tensor]:
@@ -332,13 +342,14 @@ def _step(run: _Run, images, labels, done: float, size):
     return loss, logits, y
 
 
-def _evaluate_shard(run: _Run, images, labels, batch_size: int) -> EvalResult:
-    """This process's slice of the test set, evaluated and combined over processes.
-    evaluate() runs a folded channels_last copy whatever the model's layout, so
-    metrics.json matches what `mnist-model evaluate --checkpoint` recomputes bit for bit."""
+def _evaluate_shard(run: _Run, images, labels, batch_size: int, views: int) -> EvalResult:
+    """This process's slice of the test set, evaluated over ``views`` views and combined
+    over processes. evaluate() runs a folded channels_last copy whatever the model's
+    layout, so the last epoch's metrics match what `mnist-model evaluate --checkpoint`
+    recomputes bit for bit."""
     run.replicas.sync_buffers(run.judged)
     mine = run.replicas.shard(len(images))
-    result = evaluate(run.judged, images[mine], labels[mine], batch_size=batch_size)
+    result = evaluate(run.judged, images[mine], labels[mine], batch_size=batch_size, views=views)
     return run.replicas.reduce(result)
 
 

@@ -233,3 +233,14 @@ def test_failed_save_leaves_the_old_file(saved, model, monkeypatch) -> None:
         save(saved, model)
     assert saved.read_bytes() == before
     assert [p.name for p in saved.parent.iterdir()] == [saved.name]
+
+
+def test_a_checkpoint_saved_before_test_time_views_loads_as_one_view(saved, model) -> None:
+    payload = payload_of(saved)
+    del payload["model_config"]["test_time_views"]
+    torch.save(payload, saved)
+    loaded, _ = load_checkpoint(saved)
+    assert loaded.config.test_time_views == 1
+    x = torch.randn(8, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model.one_view(x))

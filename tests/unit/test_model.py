@@ -15,7 +15,14 @@ from torch import nn
 from mnist_model.bench import targets as bars
 from mnist_model.config import ModelConfig
 from mnist_model.gate import thresholds
-from mnist_model.model import LOW_RES_SIZE, MnistNet, check_input, count_parameters
+from mnist_model.model import (
+    BACKGROUND,
+    LOW_RES_SIZE,
+    VIEWS,
+    MnistNet,
+    check_input,
+    count_parameters,
+)
 
 # --- structure ----------------------------------------------------------------------------
 """Architecture rules: Conv -> BatchNorm everywhere but the 1x1 classifier (a 2x2 max-pool
@@ -36,7 +43,7 @@ def execution_order(model: nn.Module) -> list[tuple[str, nn.Module]]:
     ]
     model.eval()
     with torch.no_grad():
-        model(torch.zeros(2, 1, 28, 28))
+        model.one_view(torch.zeros(2, 1, 28, 28))  # one pass: forward averages several views
     for handle in handles:
         handle.remove()
     return order
@@ -401,3 +408,40 @@ def test_valid_input_passes(eval_model) -> None:
     check_input(torch.zeros(3, 1, 28, 28))
     check_input(torch.zeros(1, 1, 28, 28, dtype=torch.float64))
     assert eval_model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+
+
+def shifted_oracle(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Pixel (i, j) of the view is x[i + dy, j + dx], a black pixel where that is outside:
+    written out index by index, apart from model.average_views' pad-and-slice."""
+    out = torch.full_like(x, BACKGROUND)
+    size = x.shape[-1]
+    for i in range(size):
+        for j in range(size):
+            if 0 <= i + dy < size and 0 <= j + dx < size:
+                out[..., i, j] = x[..., i + dy, j + dx]
+    return out
+
+
+@pytest.mark.parametrize("views", [1, 5, 9])
+def test_eval_forward_averages_the_shifted_views(views) -> None:
+    model = MnistNet(ModelConfig(test_time_views=views)).eval()
+    x = torch.randn(3, 1, 28, 28, generator=torch.Generator().manual_seed(views))
+    with torch.no_grad():
+        expected = sum(model.one_view(shifted_oracle(x, dy, dx)) for dy, dx in VIEWS[views])
+        got = model(x)
+    assert len(set(VIEWS[views])) == views and (0, 0) in VIEWS[views]
+    assert all(max(abs(dy), abs(dx)) == 1 for dy, dx in VIEWS[views] if (dy, dx) != (0, 0))
+    torch.testing.assert_close(got, expected / views, rtol=0, atol=1e-5)
+
+
+def test_training_forward_is_one_view() -> None:
+    model = MnistNet(ModelConfig(test_time_views=9)).train()
+    x = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    torch.manual_seed(0)
+    assert torch.equal(model(x), copy.deepcopy(model).one_view(x))
+
+
+@pytest.mark.parametrize("bad", [0, 2, 3, 4, 10, True, 5.0, "5"])
+def test_test_time_views_must_name_a_view_set(bad) -> None:
+    with pytest.raises(ValueError, match="test_time_views"):
+        ModelConfig(test_time_views=bad)

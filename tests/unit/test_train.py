@@ -12,6 +12,7 @@ import torch
 
 from mnist_model.config import Arithmetic, ModelConfig, TrainConfig
 from mnist_model.errors import TrainingError
+from mnist_model.evaluate import evaluate
 from mnist_model.model import MnistNet
 from mnist_model.train import Hooks, check_state, train
 
@@ -178,3 +179,14 @@ def test_a_state_of_another_recipe_is_refused_and_the_machine_may_change(tiny_da
     # threads are the machine's: the same recipe resumes with another count
     resumed = train(TINY, x, y, x[:4], y[:4], state=state, threads=1, eval_batch_size=3)
     assert [r["epoch"] for r in resumed.history] == [1, 2]
+
+
+def test_epochs_look_at_one_view_and_the_last_at_the_models_own(tiny_dataset) -> None:
+    x, y = tiny_dataset
+    recipe = dataclasses.replace(TINY, epochs=3)
+    run = train(recipe, x, y, x[:50], y[:50], threads=1)
+    assert [r["test_views"] for r in run.history] == [1, 1, ModelConfig().test_time_views]
+    own = evaluate(run.model, x[:50], y[:50])
+    assert (run.final.correct, run.final.loss) == (own.correct, own.loss)
+    single = evaluate(run.model, x[:50], y[:50], views=1)
+    assert single.loss != own.loss  # the last epoch's figures really are the averaged ones
