@@ -9,7 +9,8 @@ from mnist_model.model import IMAGE_SHAPE, count_parameters
 
 
 def layer_rows(model: nn.Module) -> list[tuple[str, str, tuple[int, ...], int]]:
-    """(name, type, output shape for one image, parameters) for each leaf module in order."""
+    """(name, type, output shape for one image, parameters) for each leaf module in order,
+    each once (an MnistNet's eval forward runs its layers once per test-time view)."""
     rows: list[tuple[str, str, tuple[int, ...], int]] = []
     hooks = []
     for name, module in model.named_modules():
@@ -17,6 +18,8 @@ def layer_rows(model: nn.Module) -> list[tuple[str, str, tuple[int, ...], int]]:
             continue
 
         def hook(mod: nn.Module, _inputs: object, output: torch.Tensor, name: str = name) -> None:
+            if any(row[0] == name for row in rows):
+                return
             params = sum(p.numel() for p in mod.parameters(recurse=False))
             rows.append((name, type(mod).__name__, tuple(output.shape), params))
 
