@@ -239,7 +239,7 @@ def _loop(run: _Run, train_xy, test_xy, state: dict | None, eval_batch_size: int
         epoch_start = time.perf_counter()
         loss_sum, correct = _epoch(run, epoch, images, labels, follow)
         train_seconds = time.perf_counter() - epoch_start
-        views = test_views(run.judged, config, epoch)
+        views = evaluation_views(run.judged, config, epoch)
         test = _evaluate_shard(run, test_inputs, test_xy[1], eval_batch_size, views)
         record = {
             "epoch": epoch,
@@ -281,7 +281,7 @@ def train_side(config: TrainConfig, epoch: int) -> int:
     return LOW_RES_SIZE if epoch <= config.low_res_epochs else IMAGE_SHAPE[-1]
 
 
-def test_views(model: MnistNet, config: TrainConfig, epoch: int) -> int:
+def evaluation_views(model: MnistNet, config: TrainConfig, epoch: int) -> int:
     """The views 1-based ``epoch``'s test evaluation averages: one while training goes on
     (a look at progress, at a single pass's cost), the model's own test-time views after
     the last epoch, so the final figures are the judged model's. The history keeps it
